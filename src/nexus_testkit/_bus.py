@@ -1,0 +1,392 @@
+"""A recording event bus with the interface of ``nexus.core.EventBus``.
+
+Differences from the platform's bus are deliberate and listed in
+docs/fidelity.md:
+
+* Delivery is inline by default: ``await bus.publish(...)`` returns once every
+  subscriber has handled the event, so a test can assert right after the call
+  that caused it.  A handler that publishes delivers depth-first.  The
+  platform's queued behaviour (FIFO, delivered later by a processor task) is
+  ``RecordingEventBus(delivery="queued")`` plus ``await bus.drain()``.
+* A handler that raises is logged and skipped by the platform; here it is also
+  recorded, and fails the test at teardown unless the test acknowledged it.
+* A sync handler that returns an awaitable is never awaited by the platform
+  (the coroutine is dropped); here that is recorded as a handler failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import inspect
+from collections import deque
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from typing import Any, Literal, NamedTuple
+
+from pydantic import BaseModel, Field
+
+from ._errors import NexusAssertionError
+from ._mask import Masker
+from ._recording import CallList
+
+__all__ = [
+    "Event",
+    "EventPriority",
+    "HandlerFailure",
+    "PublishedEvent",
+    "RecordingEventBus",
+]
+
+Handler = Callable[..., Any]
+Delivery = Literal["inline", "queued"]
+_DELIVERY_MODES: tuple[Delivery, ...] = ("inline", "queued")
+#: An event handler that publishes the event it handles would recurse forever
+#: with inline delivery; past this depth the cascade is cut and recorded.
+MAX_CASCADE_DEPTH = 64
+
+
+def _utcnow() -> datetime:
+    # Naive UTC like the platform's datetime.utcnow default, without its
+    # deprecation warning on newer Pythons.
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class Event(BaseModel):
+    """An event as handlers receive it; the same fields as ``nexus.core.Event``."""
+
+    name: str
+    data: dict[str, Any] = Field(default_factory=dict)
+    timestamp: datetime = Field(default_factory=_utcnow)
+    source: str | None = None
+    correlation_id: str | None = None
+
+
+class EventPriority(enum.Enum):
+    """The platform's priorities (``nexus.core.EventPriority``); accepted, not used for ordering.
+
+    The platform's queue is FIFO whatever the priority, and so is this bus.
+    """
+
+    LOW = 1
+    NORMAL = 5
+    HIGH = 10
+    CRITICAL = 20
+
+
+class PublishedEvent(NamedTuple):
+    """One call of ``publish``, in the order they happened."""
+
+    name: str
+    data: dict[str, Any]
+    source: str | None
+    priority: int
+    timestamp: datetime
+    event: Event
+
+
+class HandlerFailure(NamedTuple):
+    """A subscribed handler that raised (or returned an awaitable nobody awaits)."""
+
+    event: Event
+    handler: Handler
+    exception: BaseException
+
+    def describe(self) -> str:
+        return (
+            f"{handler_name(self.handler)} on {self.event.name!r} raised "
+            f"{type(self.exception).__name__}: {self.exception}"
+        )
+
+
+def handler_name(handler: Handler) -> str:
+    """``Class.method (file.py:12)`` for messages."""
+    func = getattr(handler, "__func__", handler)
+    name = getattr(func, "__qualname__", None) or repr(handler)
+    code = getattr(func, "__code__", None)
+    if code is not None:
+        return f"{name} ({code.co_filename}:{code.co_firstlineno})"
+    return name
+
+
+def _partial_match(actual: Mapping[str, Any], expected: Mapping[str, Any]) -> bool:
+    for key, value in expected.items():
+        if key not in actual or not (value == actual[key]):
+            return False
+    return True
+
+
+def _times(n: int) -> str:
+    return "once" if n == 1 else f"{n} times"
+
+
+class RecordingEventBus:
+    """In-memory event bus that records every publish and delivers deterministically.
+
+    Same interface as ``nexus.core.EventBus``: ``await publish(name, data,
+    priority=..., source=...)``, ``subscribe(name, handler)``,
+    ``unsubscribe(name, handler)``, ``await start()``, ``await shutdown()``.
+
+    ``published`` lists every publish in order (a :class:`CallList` of
+    :class:`PublishedEvent`); ``handler_failures`` lists handlers that raised.
+    """
+
+    def __init__(
+        self,
+        *,
+        delivery: Delivery = "inline",
+        allow_handler_errors: bool = False,
+        handler_timeout: float | None = None,
+        masker: Masker | None = None,
+    ) -> None:
+        if delivery not in _DELIVERY_MODES:
+            raise ValueError(
+                f"{delivery!r} is not a valid delivery mode. Valid modes: "
+                f"{', '.join(_DELIVERY_MODES)}."
+            )
+        self.delivery: Delivery = delivery
+        self.allow_handler_errors = allow_handler_errors
+        self.handler_timeout = handler_timeout
+        self.masker = masker or Masker()
+        self.published: CallList[PublishedEvent] = CallList()
+        self.handler_failures: CallList[HandlerFailure] = CallList()
+        self._acknowledged: set[int] = set()
+        self._subscribers: dict[str, list[Handler]] = {}
+        self._queue: deque[Event] = deque()
+        self._depth = 0
+        self._running = False
+
+    # ------------------------------------------------------------ platform interface
+
+    async def start(self) -> None:
+        """Like ``EventBus.start``; delivery needs no processor task here."""
+        self._running = True
+
+    async def shutdown(self) -> None:
+        """Like ``EventBus.shutdown``; undelivered queued events stay in ``pending``."""
+        self._running = False
+
+    async def publish(
+        self,
+        event_name: str,
+        data: dict[str, Any] | None = None,
+        priority: Any = EventPriority.NORMAL,
+        source: str | None = None,
+    ) -> None:
+        """Record the event and deliver it (now, or at ``drain()`` in queued mode).
+
+        As on the platform, ``data`` must be a dict (``None`` becomes ``{}``)
+        and ``priority`` an ``EventPriority``: anything else raises here, as it
+        would there.
+        """
+        event = Event(name=event_name, data=data or {}, source=source)
+        self.published.append(
+            PublishedEvent(event_name, event.data, source, priority.value, event.timestamp, event)
+        )
+        if self.delivery == "queued":
+            self._queue.append(event)
+            return
+        await self._deliver(event)
+
+    def subscribe(self, event_name: str, handler: Handler) -> None:
+        """Add ``handler`` for ``event_name`` (a handler may be added twice, as on the platform)."""
+        self._subscribers.setdefault(event_name, []).append(handler)
+
+    def unsubscribe(self, event_name: str, handler: Handler) -> None:
+        """Remove ``handler``; ``ValueError`` if it is not subscribed, as on the platform."""
+        if event_name in self._subscribers:
+            self._subscribers[event_name].remove(handler)
+
+    # ------------------------------------------------------------ delivery
+
+    async def drain(self) -> None:
+        """Deliver every queued event, including those handlers publish meanwhile.
+
+        Returns at once with inline delivery, so tests may call it in either mode.
+        """
+        while self._queue:
+            await self._deliver(self._queue.popleft())
+
+    @property
+    def pending(self) -> list[Event]:
+        """Queued events not delivered yet (always empty with inline delivery)."""
+        return list(self._queue)
+
+    async def _deliver(self, event: Event) -> None:
+        handlers = self._subscribers.get(event.name)
+        if not handlers:
+            return
+        if self._depth >= MAX_CASCADE_DEPTH:
+            self._fail(
+                event,
+                handlers[0],
+                RecursionError(
+                    f"event cascade deeper than {MAX_CASCADE_DEPTH} levels: handlers keep "
+                    f"publishing {event.name!r}"
+                ),
+            )
+            return
+        self._depth += 1
+        try:
+            # The live list, like the platform: a handler subscribed during
+            # delivery is called for this event too.
+            for handler in handlers:
+                await self._call(handler, event)
+        finally:
+            self._depth -= 1
+
+    async def _call(self, handler: Handler, event: Event) -> None:
+        try:
+            if inspect.iscoroutinefunction(handler):
+                if self.handler_timeout is None:
+                    await handler(event)
+                else:
+                    async with asyncio.timeout(self.handler_timeout):
+                        await handler(event)
+            else:
+                result = handler(event)
+                if inspect.isawaitable(result):
+                    raise_unawaited(result)
+        except TimeoutError:
+            self._fail(
+                event,
+                handler,
+                TimeoutError(f"handler did not return within {self.handler_timeout:g} s"),
+            )
+        except Exception as exc:
+            self._fail(event, handler, exc)
+
+    def _fail(self, event: Event, handler: Handler, exc: BaseException) -> None:
+        self.handler_failures.append(HandlerFailure(event, handler, exc))
+
+    # ------------------------------------------------------------ inspection
+
+    @property
+    def subscriptions(self) -> dict[str, list[Handler]]:
+        """Current subscribers by event name (a copy; empty lists omitted)."""
+        return {name: list(hs) for name, hs in self._subscribers.items() if hs}
+
+    def subscribers(self, event_name: str) -> list[Handler]:
+        return list(self._subscribers.get(event_name, ()))
+
+    def events(self, name: str | None = None) -> list[PublishedEvent]:
+        """Published events, all or those named ``name``."""
+        if name is None:
+            return list(self.published)
+        return [e for e in self.published if e.name == name]
+
+    def reset(self) -> None:
+        """Forget what was recorded (subscriptions stay)."""
+        self.published.clear()
+        self.handler_failures.clear()
+        self._acknowledged.clear()
+        self._queue.clear()
+
+    # ------------------------------------------------------------ assertions
+
+    def assert_published(
+        self,
+        name: str,
+        data: Mapping[str, Any] | None = None,
+        times: int | None = None,
+    ) -> list[PublishedEvent]:
+        """Assert ``name`` was published (``times`` times exactly, if given).
+
+        ``data`` is a partial match: each listed key must be present and equal.
+        Returns the matching events.
+        """
+        matching = [
+            e for e in self.published if e.name == name and (data is None or _partial_match(e.data, data))
+        ]
+        if (times is None and matching) or (times is not None and len(matching) == times):
+            return matching
+        what = f"event {name!r}"
+        if data is not None:
+            what += f" with data matching {dict(data)!r}"
+        expected = "at least once" if times is None else _times(times)
+        got = _times(len(matching)) if matching else "never"
+        raise NexusAssertionError(
+            self.masker(
+                f"Expected {what} to be published {expected}, but it was published {got}.\n"
+                + self._published_listing()
+            )
+        )
+
+    def assert_not_published(self, name: str) -> None:
+        """Assert no event named ``name`` was published."""
+        matching = self.events(name)
+        if matching:
+            lines = "\n".join(f"- {self._describe(e)}" for e in matching)
+            raise NexusAssertionError(
+                self.masker(
+                    f"Expected event {name!r} not to be published, but it was published "
+                    f"{_times(len(matching))}:\n{lines}"
+                )
+            )
+
+    def assert_handler_failed(
+        self, event_name: str | None = None, exception: type[BaseException] = Exception
+    ) -> list[HandlerFailure]:
+        """Acknowledge expected handler failures (so teardown does not fail) and return them."""
+        matching = [
+            f
+            for f in self.handler_failures
+            if (event_name is None or f.event.name == event_name)
+            and isinstance(f.exception, exception)
+        ]
+        if not matching:
+            listing = "\n".join(f"- {f.describe()}" for f in self.handler_failures) or "(none)"
+            raise NexusAssertionError(
+                self.masker(
+                    f"Expected a handler of {event_name or 'any event'!r} to raise "
+                    f"{exception.__name__}, but none did.\nHandler failures:\n{listing}"
+                )
+            )
+        self._acknowledged.update(id(f) for f in matching)
+        return matching
+
+    def verify(self) -> None:
+        """End-of-test check: fail on handler failures the test did not acknowledge."""
+        if self.allow_handler_errors:
+            return
+        unexpected = [f for f in self.handler_failures if id(f) not in self._acknowledged]
+        if not unexpected:
+            return
+        lines = "\n".join(f"- {f.describe()}" for f in unexpected)
+        raise NexusAssertionError(
+            self.masker(
+                "The following event handlers raised (the platform logs and skips them):\n"
+                f"{lines}\n\n"
+                "If this is on purpose, acknowledge it with "
+                "event_bus.assert_handler_failed(event_name, ExceptionType) in the test, "
+                "or allow it with @pytest.mark.nexus_host(allow_handler_errors=True)."
+            )
+        )
+
+    # ------------------------------------------------------------ formatting
+
+    def _describe(self, e: PublishedEvent) -> str:
+        return f"{e.name} {e.data!r} (source: {e.source})"
+
+    def _published_listing(self) -> str:
+        if not self.published:
+            return "No event was published."
+        lines = "\n".join(f"- {self._describe(e)}" for e in self.published)
+        return f"Published events:\n{lines}"
+
+    def __repr__(self) -> str:
+        return (
+            f"<RecordingEventBus delivery={self.delivery} published={len(self.published)} "
+            f"subscriptions={sum(len(h) for h in self._subscribers.values())}>"
+        )
+
+
+def raise_unawaited(awaitable: Any) -> None:
+    """Close an awaitable the platform would drop, and raise to record it."""
+    close = getattr(awaitable, "close", None)
+    if close is not None:
+        close()
+    raise TypeError(
+        "handler returned an awaitable that the platform never awaits; "
+        "make the handler itself an `async def` function or method"
+    )

@@ -1,0 +1,91 @@
+"""Exception types raised by the harness.
+
+Every error a user can meet names the file it is about and the cause, in one
+line first; details (the plugin's own traceback, its log lines) follow on the
+next lines so a terminal report stays readable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class NexusTestkitError(Exception):
+    """Base class of every error the harness raises on purpose."""
+
+
+class ManifestError(NexusTestkitError):
+    """A manifest.json that cannot be used.
+
+    ``path`` is the file, ``where`` the line and column (``"line 3, column 7"``)
+    or the field path (``"configuration.max_retries.type"``), ``problem`` what
+    was expected.
+    """
+
+    def __init__(self, path: Path | str, where: str | None, problem: str) -> None:
+        self.path = Path(path)
+        self.where = where
+        self.problem = problem
+        location = f"{self.path}: {where}" if where else str(self.path)
+        super().__init__(f"{location}: {problem}")
+
+
+class PluginLoadError(NexusTestkitError):
+    """plugin.py cannot be imported, or no plugin instance can be built from it."""
+
+    def __init__(self, path: Path | str, problem: str, details: str = "") -> None:
+        self.path = Path(path)
+        self.problem = problem
+        self.details = details
+        message = f"{self.path}: {problem}"
+        if details:
+            message = f"{message}\n{details}"
+        super().__init__(message)
+
+
+class PluginStartError(NexusTestkitError):
+    """The plugin's ``initialize()`` did not return True.
+
+    Carries the plugin's own exception (``cause``), the plugin's log lines and
+    the file of the plugin, so the failure names the real cause instead of an
+    ``AttributeError`` somewhere later.
+    """
+
+    def __init__(
+        self,
+        path: Path | str,
+        problem: str,
+        *,
+        details: str = "",
+        log_lines: list[str] | None = None,
+        cause: BaseException | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.problem = problem
+        self.details = details
+        self.log_lines = list(log_lines or [])
+        self.cause = cause
+        parts = [f"{self.path}: {problem}"]
+        if details:
+            parts.append(details)
+        if self.log_lines:
+            parts.append("Plugin log:")
+            parts.extend(f"  {line}" for line in self.log_lines)
+        super().__init__("\n".join(parts))
+
+
+class PluginTimeoutError(NexusTestkitError):
+    """A plugin coroutine (initialize, shutdown, a handler) did not finish in time."""
+
+    def __init__(self, what: str, timeout: float, stuck_at: str = "") -> None:
+        self.what = what
+        self.timeout = timeout
+        self.stuck_at = stuck_at
+        message = f"{what} did not finish within {timeout:g} s"
+        if stuck_at:
+            message = f"{message}; it was waiting at {stuck_at}"
+        super().__init__(message)
+
+
+class NexusAssertionError(AssertionError):
+    """An end-of-test or in-test verification of the harness failed."""

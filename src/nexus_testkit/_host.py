@@ -1,0 +1,524 @@
+"""The in-memory plugin host.
+
+``PluginHost`` does for one plugin what the platform's ``PluginManager`` and
+application do for all of them, with the recording fakes in place of the real
+components:
+
+1. import ``plugin.py`` under a package of its own and build the instance
+   (``create_plugin()`` or the platform's class rule);
+2. inject ``db_adapter``, ``event_bus`` and ``service_registry`` as
+   ``PluginManager.load_plugin`` does, and the configuration as ``plugin.config``;
+3. await ``initialize()`` with a time-out; anything but ``True`` is a
+   :class:`PluginStartError` carrying the plugin's error and log lines;
+4. mount each router of ``get_api_routes()`` at ``/api/plugins/{name}`` plus
+   the router's own prefix, in a FastAPI app run under ``LifespanManager``,
+   reached through ``httpx.AsyncClient`` over ``ASGITransport`` (no socket);
+5. on close, await ``shutdown()`` with a time-out and report what the plugin
+   left behind: pending tasks, handlers still subscribed, services still
+   registered.
+
+Heavy imports (FastAPI, httpx, asgi-lifespan) happen when a host starts, not
+when this module is imported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from ._bus import RecordingEventBus, handler_name
+from ._config import ConfigStore
+from ._errors import (
+    NexusAssertionError,
+    PluginStartError,
+    PluginTimeoutError,
+)
+from ._loader import LoadedPlugin, import_plugin
+from ._manifest import Manifest, load_manifest
+from ._mask import Masker
+from ._services import RecordingServiceRegistry
+from ._store import RecordingDataStore
+from ._tasks import TaskTracker, TrackedTask, run_with_timeout
+
+if TYPE_CHECKING:
+    import httpx
+    from fastapi import FastAPI
+
+__all__ = ["DEFAULT_TIMEOUT", "HostFactory", "Leftovers", "PluginHost"]
+
+DEFAULT_TIMEOUT = 5.0
+_LOG_FORMAT = logging.Formatter("%(levelname)-8s %(name)s: %(message)s")
+
+
+@dataclass
+class Leftovers:
+    """What a plugin left behind when it was shut down."""
+
+    tasks: list[TrackedTask] = field(default_factory=list)
+    subscriptions: list[tuple[str, str]] = field(default_factory=list)
+    services: list[str] = field(default_factory=list)
+    shutdown_errors: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.tasks or self.subscriptions or self.services or self.shutdown_errors)
+
+    def errors(self) -> list[str]:
+        """Problems that fail a test: leaked tasks and a shutdown that raised or hung."""
+        lines = list(self.shutdown_errors)
+        lines += [f"task still pending after shutdown: {t.describe()}" for t in self.tasks]
+        return lines
+
+    def notes(self) -> list[str]:
+        """Problems worth a warning: handlers and services the plugin did not remove."""
+        lines = [f"handler still subscribed to {name!r}: {h}" for name, h in self.subscriptions]
+        lines += [f"service still registered: {s!r}" for s in self.services]
+        return lines
+
+
+class _LogCapture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+class PluginHost:
+    """Runs one plugin against recording fakes and serves its routes in-process.
+
+    Use it as an async context manager::
+
+        async with PluginHost("plugins/my_plugin", config={"api_key": "k"}) as host:
+            response = await host.client.get("/status")
+            host.event_bus.assert_published("my_plugin.initialized")
+
+    ``config`` is applied over the manifest's defaults (``None`` removes a
+    key).  Pass your own ``event_bus``, ``data_store``, ``config_store`` or
+    ``services`` to share them between hosts (a restarted plugin sees the same
+    stores).  ``timeout`` bounds ``initialize()``, ``shutdown()`` and each
+    async event handler.  ``raise_app_exceptions=False`` turns an exception in
+    a route into a 500 response instead of raising in the test.
+    """
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        config: Mapping[str, Any] | None = None,
+        manifest: Manifest | None = None,
+        event_bus: RecordingEventBus | None = None,
+        data_store: RecordingDataStore | None = None,
+        config_store: ConfigStore | None = None,
+        services: RecordingServiceRegistry | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        fidelity: str = "memory",
+        delivery: str = "inline",
+        allow_handler_errors: bool = False,
+        raise_app_exceptions: bool = True,
+    ) -> None:
+        if timeout is not None and not timeout > 0:
+            raise ValueError(f"timeout must be a positive number of seconds or None, got timeout={timeout!r}")
+        self.path = Path(path)
+        self.manifest: Manifest = manifest if manifest is not None else load_manifest(self.path)
+        self.directory = self.manifest.directory if self.path.is_file() else self.path
+        self.timeout = timeout
+        self.raise_app_exceptions = raise_app_exceptions
+        self.config_store = config_store or ConfigStore.from_manifest(self.manifest, config)
+        self.masker = Masker(
+            self.config_store.values.get(k) for k in self.manifest.secret_keys
+        )
+        self.event_bus = event_bus or RecordingEventBus(
+            delivery=delivery,  # type: ignore[arg-type]
+            allow_handler_errors=allow_handler_errors,
+            masker=self.masker,
+        )
+        if self.event_bus.handler_timeout is None:
+            self.event_bus.handler_timeout = timeout
+        self.data_store = data_store or RecordingDataStore(fidelity, masker=self.masker)  # type: ignore[arg-type]
+        self.data_store.observe_sets(self.config_store._observe_set)
+        self.services = services or RecordingServiceRegistry()
+
+        self.plugin: Any = None
+        self.loaded: LoadedPlugin | None = None
+        self.app: FastAPI | None = None
+        self._client: httpx.AsyncClient | None = None
+        self._transport: Any = None
+        self._lifespan: Any = None
+        self.leftovers = Leftovers()
+        self._tracker = TaskTracker()
+        self._capture = _LogCapture()
+        self._saved_levels: list[tuple[logging.Logger, int]] = []
+        self._all_loaded: list[LoadedPlugin] = []
+        self._started = False
+        self._closed = False
+        self._instance_up = False
+
+    # ------------------------------------------------------------ public API
+
+    @property
+    def name(self) -> str:
+        """The mount name: the manifest's ``name``."""
+        return self.manifest.name
+
+    @property
+    def prefix(self) -> str:
+        """Where the plugin's routers are mounted."""
+        return f"/api/plugins/{self.name}"
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        """An ``httpx.AsyncClient`` whose base URL is the plugin's mount prefix."""
+        if self._client is None:
+            raise RuntimeError("the host is not started: use `async with PluginHost(...)` first")
+        return self._client
+
+    @property
+    def logs(self) -> list[logging.LogRecord]:
+        """Log records of the plugin's loggers (DEBUG upward) while the host ran."""
+        return list(self._capture.records)
+
+    def log_lines(self) -> list[str]:
+        """The plugin's log records, formatted and with secrets masked."""
+        return [self.masker(_LOG_FORMAT.format(r)) for r in self._capture.records]
+
+    async def __aenter__(self) -> PluginHost:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def start(self) -> None:
+        """Load and initialize the plugin, mount its routes, open the client."""
+        if self._started:
+            raise RuntimeError("this host was already started; build a new PluginHost")
+        self._started = True
+        self._attach_logs()
+        self._tracker.install()
+        try:
+            if not self.data_store.connected:
+                await self.data_store.connect()
+            await self.event_bus.start()
+            await self._start_instance()
+            await self._mount()
+        except BaseException:
+            await self._teardown()
+            raise
+
+    async def restart(self) -> None:
+        """Shut the plugin down and start a fresh instance over the same stores.
+
+        As the platform does on disable/enable, the module is imported again.
+        ``host.client`` (and so the ``nexus_client`` fixture) then reaches the
+        new instance.
+        """
+        self._require_running()
+        await self._unmount()
+        await self._stop_instance()
+        await self._start_instance()
+        await self._mount()
+
+    async def aclose(self) -> None:
+        """Shut the plugin down, close the client and record what was left behind."""
+        if self._closed or not self._started:
+            self._closed = True
+            return
+        await self._teardown()
+
+    def verify(self) -> None:
+        """End-of-test check: leaked tasks, a failed shutdown, handler failures.
+
+        Raises :class:`NexusAssertionError` listing each problem on its own
+        line.  Handlers and services left registered are not errors; they are
+        in ``host.leftovers.notes()``.
+        """
+        problems = self.leftovers.errors()
+        bus_error: NexusAssertionError | None = None
+        try:
+            self.event_bus.verify()
+        except NexusAssertionError as exc:
+            bus_error = exc
+        if not problems and bus_error is None:
+            return
+        parts = []
+        if problems:
+            listing = "\n".join(f"- {p}" for p in problems)
+            parts.append(
+                f"Plugin {self.name!r} ({self.directory}) did not shut down cleanly:\n{listing}\n\n"
+                "Cancel and await background tasks in shutdown(); if a task is meant to "
+                "outlive the plugin, the platform will not wait for it either."
+            )
+        if bus_error is not None:
+            parts.append(str(bus_error))
+        raise NexusAssertionError(self.masker("\n\n".join(parts)))
+
+    def describe_recorded(self) -> str:
+        """Everything recorded so far, for a failure report (secrets masked)."""
+        sections = []
+        events = self.event_bus.published
+        if events:
+            sections.append(
+                "Published events:\n"
+                + "\n".join(f"- {e.name} {e.data!r} (source: {e.source})" for e in events)
+            )
+        writes = [op for op in self.data_store.operations if op.op in ("set", "delete", "clear")]
+        if writes:
+            sections.append(
+                "Data store writes:\n"
+                + "\n".join(
+                    f"- {op.op} {op.key!r}" + (f" = {op.value!r}" if op.op == "set" else "")
+                    + (f" (raised {op.error!r})" if op.error else "")
+                    for op in writes
+                )
+            )
+        if self.config_store.writes:
+            sections.append(
+                "set_config writes:\n"
+                + "\n".join(f"- {w.key} = {w.value!r}" for w in self.config_store.writes)
+            )
+        if self.event_bus.handler_failures:
+            sections.append(
+                "Handler failures:\n"
+                + "\n".join(f"- {f.describe()}" for f in self.event_bus.handler_failures)
+            )
+        return self.masker("\n\n".join(sections))
+
+    # ------------------------------------------------------------ lifecycle internals
+
+    def _require_running(self) -> None:
+        if not self._started or self._closed:
+            raise RuntimeError("the host is not running")
+
+    def _attach_logs(self) -> None:
+        # The plugin's loggers: BasePlugin's (created in __init__, before the
+        # subclass sets its name, so usually "nexus.plugins..") and the
+        # plugin module's own (logging.getLogger(__name__)).
+        logger = logging.getLogger("nexus.plugins")
+        self._saved_levels.append((logger, logger.level))
+        if logger.level == logging.NOTSET or logger.level > logging.DEBUG:
+            logger.setLevel(logging.DEBUG)
+        logger.addHandler(self._capture)
+
+    def _detach_logs(self) -> None:
+        for logger, level in self._saved_levels:
+            logger.removeHandler(self._capture)
+            logger.setLevel(level)
+        self._saved_levels.clear()
+
+    async def _start_instance(self) -> None:
+        loaded = import_plugin(self.directory)
+        self._all_loaded.append(loaded)
+        # The plugin module's own logger (logging.getLogger(__name__)) lives
+        # under the fresh package name of this load.
+        module_logger = logging.getLogger(loaded.package)
+        module_logger.addHandler(self._capture)
+        module_logger.setLevel(logging.DEBUG)
+        self._saved_levels.append((module_logger, logging.NOTSET))
+        plugin = loaded.instance
+        self.loaded = loaded
+        self.plugin = plugin
+        # What PluginManager.load_plugin injects, plus the configuration.
+        plugin.db_adapter = self.data_store
+        plugin.event_bus = self.event_bus
+        plugin.service_registry = self.services
+        category = getattr(plugin, "category", "") or ""
+        name = getattr(plugin, "name", "") or ""
+        plugin.config = self.config_store.for_instance(str(category), str(name))
+
+        what = f"{type(plugin).__name__}.initialize() of {loaded.file}"
+        try:
+            result = await run_with_timeout(plugin.initialize(), self.timeout, what, self._tracker)
+        except KeyboardInterrupt:
+            raise
+        except PluginTimeoutError as exc:
+            raise self._start_error(f"initialize() timed out: {exc}", None) from None
+        except BaseException as exc:  # SystemExit in a plugin must not end the run
+            raise self._start_error(
+                f"initialize() raised {type(exc).__name__}: {exc}",
+                exc,
+                _frames(exc, loaded.directory),
+            ) from None
+        if result is not True:
+            raise self._start_error(
+                f"initialize() returned {result!r}; the platform only loads a plugin "
+                "whose initialize() returns True",
+                None,
+            )
+        self._instance_up = True
+
+    def _start_error(self, problem: str, cause: BaseException | None, details: str = "") -> PluginStartError:
+        assert self.loaded is not None
+        return PluginStartError(
+            self.loaded.file,
+            self.masker(problem),
+            details=self.masker(details),
+            log_lines=self.log_lines(),
+            cause=cause,
+        )
+
+    async def _mount(self) -> None:
+        from asgi_lifespan import LifespanManager
+        from fastapi import APIRouter, FastAPI
+
+        plugin = self.plugin
+        try:
+            routers = plugin.get_api_routes()
+        except Exception as exc:
+            raise self._start_error(
+                f"get_api_routes() raised {type(exc).__name__}: {exc}",
+                exc,
+                _frames(exc, self.directory),
+            ) from None
+        routers = list(routers or [])
+        bad = [r for r in routers if not isinstance(r, APIRouter)]
+        if bad:
+            raise self._start_error(
+                f"get_api_routes() returned {bad[0]!r}; expected a list of fastapi.APIRouter", None
+            )
+        app = FastAPI(title=f"{self.name} under nexus-testkit")
+        for router in routers:
+            # include_router adds router.prefix after this one, which is the
+            # documented mount point /api/plugins/{name}{router.prefix}.
+            app.include_router(router, prefix=self.prefix, tags=[self.name])
+        self.app = app
+        self._tracker.paused += 1
+        try:
+            lifespan = LifespanManager(app)
+            await lifespan.__aenter__()
+        finally:
+            self._tracker.paused -= 1
+        self._lifespan = lifespan
+        if self._transport is None:
+            import httpx
+
+            self._transport = httpx.ASGITransport(
+                app=lifespan.app, raise_app_exceptions=self.raise_app_exceptions
+            )
+            self._client = httpx.AsyncClient(
+                transport=self._transport, base_url=f"http://testserver{self.prefix}"
+            )
+        else:
+            # Same client object across restarts: tests keep their reference.
+            self._transport.app = lifespan.app
+
+    async def _unmount(self) -> None:
+        lifespan, self._lifespan = self._lifespan, None
+        if lifespan is not None:
+            self._tracker.paused += 1
+            try:
+                await lifespan.__aexit__(None, None, None)
+            finally:
+                self._tracker.paused -= 1
+
+    async def _stop_instance(self) -> None:
+        plugin = self.plugin
+        if plugin is None:
+            return
+        if self._instance_up:
+            self._instance_up = False
+            what = f"{type(plugin).__name__}.shutdown()"
+            try:
+                await run_with_timeout(plugin.shutdown(), self.timeout, what, self._tracker)
+            except KeyboardInterrupt:
+                raise
+            except PluginTimeoutError as exc:
+                self.leftovers.shutdown_errors.append(str(exc))
+            except BaseException as exc:
+                self.leftovers.shutdown_errors.append(
+                    f"shutdown() raised {type(exc).__name__}: {exc}"
+                )
+        self._collect_leftovers(plugin)
+        self.leftovers.tasks.extend(await self._tracker.settle())
+        await self._tracker.cancel_pending()
+
+    def _collect_leftovers(self, plugin: Any) -> None:
+        package = self.loaded.package if self.loaded else None
+        for event_name, handlers in self.event_bus.subscriptions.items():
+            for handler in handlers:
+                owner = getattr(handler, "__self__", None)
+                module = getattr(handler, "__module__", "") or ""
+                if owner is plugin or (package and module.startswith(package)):
+                    self.leftovers.subscriptions.append((event_name, handler_name(handler)))
+        registered = getattr(plugin, "_registered_services", ()) or ()
+        for service in sorted(registered):
+            if self.services.has_service(service):
+                self.leftovers.services.append(service)
+
+    async def _teardown(self) -> None:
+        self._closed = True
+        try:
+            await self._unmount()
+            if self.plugin is not None:
+                await self._stop_instance()
+            else:
+                await self._tracker.cancel_pending()
+            if self._client is not None:
+                await self._client.aclose()
+            await self.event_bus.shutdown()
+        finally:
+            self._tracker.uninstall()
+            self._detach_logs()
+            for loaded in self._all_loaded:
+                loaded.unload()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else ("running" if self._started else "new")
+        return f"<PluginHost {self.name!r} {state} path={str(self.directory)!r}>"
+
+
+def _frames(exc: BaseException, directory: Path) -> str:
+    frames = traceback.extract_tb(exc.__traceback__)
+    root = str(directory.resolve())
+    own = [f for f in frames if f.filename.startswith(root)]
+    return "".join(traceback.format_list(own or frames[-3:])).rstrip()
+
+
+class HostFactory:
+    """Builds hosts on demand, all sharing one set of defaults.
+
+    ``factory(config={...})`` returns a :class:`PluginHost` to use with
+    ``async with``; keyword arguments override the factory's defaults.  Hosts
+    are fresh each call, so a factory is safe under ``@given``.
+    """
+
+    def __init__(self, path: Path | str, **defaults: Any) -> None:
+        self.path = Path(path)
+        self.defaults = defaults
+        self.hosts: list[PluginHost] = []
+
+    def __call__(self, **options: Any) -> PluginHost:
+        merged = {**self.defaults, **options}
+        if "config" in self.defaults and "config" in options:
+            merged["config"] = {**self.defaults["config"], **(options["config"] or {})}
+        host = PluginHost(self.path, **merged)
+        self.hosts.append(host)
+        return host
+
+    async def aclose(self) -> None:
+        """Close every host a test left open."""
+        for host in self.hosts:
+            await host.aclose()
+
+    def verify(self) -> None:
+        """Run each host's end-of-test check; report all failures together."""
+        failures = []
+        for host in self.hosts:
+            try:
+                host.verify()
+            except NexusAssertionError as exc:
+                failures.append(str(exc))
+        if failures:
+            raise NexusAssertionError("\n\n".join(failures))
+

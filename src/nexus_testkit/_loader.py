@@ -1,0 +1,247 @@
+"""Importing a plugin directory and building its plugin instance.
+
+Each load imports the plugin under a package name of its own
+(``_nexus_plugin_<n>_<dir>``), so two plugins that both have a ``plugin.py``
+never collide, module-level state is fresh for every load, and relative
+imports (``from .models import Item``) work as they do on the platform, where
+the plugin is the package ``plugins.<category>.<name>``.  ``unload()`` removes
+every module of that package from ``sys.modules``.
+
+Compiled code is cached by (path, mtime, size): re-importing an unchanged
+plugin for every test costs an ``exec``, not a parse, while an edited file is
+always read again.
+"""
+
+from __future__ import annotations
+
+import importlib.machinery
+import importlib.util
+import itertools
+import re
+import sys
+import traceback
+import types
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ._errors import PluginLoadError
+
+__all__ = [
+    "PLUGIN_INTERFACE",
+    "LoadedPlugin",
+    "import_plugin",
+    "platform_plugin_class",
+]
+
+#: The methods the platform calls on a plugin.
+PLUGIN_INTERFACE = ("initialize", "shutdown", "get_api_routes", "get_database_schema", "health_check")
+
+_counter = itertools.count(1)
+_code_cache: dict[tuple[str, int, int], types.CodeType] = {}
+
+
+class _CachingLoader(importlib.machinery.SourceFileLoader):
+    """A source loader that keeps compiled code in memory between loads."""
+
+    def get_code(self, fullname: str) -> types.CodeType:
+        path = self.get_filename(fullname)
+        st = Path(path).stat()
+        key = (path, st.st_mtime_ns, st.st_size)
+        code = _code_cache.get(key)
+        if code is None:
+            source = self.get_data(path)
+            code = compile(source, path, "exec", dont_inherit=True)
+            _code_cache[key] = code
+        return code
+
+
+@dataclass
+class LoadedPlugin:
+    """A plugin module imported under its own package, and the instance built from it."""
+
+    directory: Path
+    file: Path
+    package: str
+    module: types.ModuleType
+    instance: Any
+    platform_class: type | None
+    factory: str
+    _unloaded: bool = field(default=False, repr=False)
+
+    @property
+    def plugin_class(self) -> type:
+        return type(self.instance)
+
+    def module_names(self) -> list[str]:
+        prefix = self.package + "."
+        return [name for name in list(sys.modules) if name == self.package or name.startswith(prefix)]
+
+    def unload(self) -> None:
+        """Remove the plugin's modules (and submodules it imported) from ``sys.modules``."""
+        if self._unloaded:
+            return
+        for name in self.module_names():
+            sys.modules.pop(name, None)
+        self._unloaded = True
+
+
+def platform_plugin_class(module: types.ModuleType) -> type | None:
+    """The class ``nexus.core.PluginManager.load_plugin`` would instantiate.
+
+    Its rule: the first name in ``dir(module)`` (alphabetical) bound to a class
+    whose name ends in ``Plugin`` and is not ``BasePlugin``, imported or not.
+    """
+    for attr_name in dir(module):
+        attr = getattr(module, attr_name, None)
+        if isinstance(attr, type) and attr_name.endswith("Plugin") and attr_name != "BasePlugin":
+            return attr
+    return None
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"\W", "_", name) or "plugin"
+
+
+def _plugin_frames(exc: BaseException, directory: Path) -> str:
+    """The traceback of ``exc`` limited to frames in the plugin's own files."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    root = str(directory.resolve())
+    own = [f for f in frames if f.filename.startswith(root)]
+    lines = traceback.format_list(own or frames[-3:])
+    return "".join(lines).rstrip()
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _hint(exc: BaseException) -> str:
+    if isinstance(exc, ModuleNotFoundError) and exc.name and exc.name.split(".")[0] == "nexus":
+        return (
+            "\nhint: the plugin imports the Nexus Platform; install it with "
+            "`pip install nexus-platform==0.1.5` (or pytest-nexus[platform])"
+        )
+    return ""
+
+
+def _load_module(name: str, file: Path, *, package_dir: Path | None = None) -> types.ModuleType:
+    loader = _CachingLoader(name, str(file))
+    spec = importlib.util.spec_from_file_location(
+        name,
+        file,
+        loader=loader,
+        submodule_search_locations=[str(package_dir)] if package_dir is not None else None,
+    )
+    assert spec is not None  # a .py path always gives a spec
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    loader.exec_module(module)
+    return module
+
+
+def _cleanup(package: str) -> None:
+    prefix = package + "."
+    for name in [n for n in sys.modules if n == package or n.startswith(prefix)]:
+        sys.modules.pop(name, None)
+
+
+def import_plugin(directory: Path | str) -> LoadedPlugin:
+    """Import ``directory/plugin.py`` under a fresh package and build the plugin instance.
+
+    The instance comes from ``create_plugin()`` when the module defines it,
+    otherwise from the platform's own rule (see :func:`platform_plugin_class`).
+    Raises :class:`PluginLoadError` naming the file and the cause; the
+    plugin's own traceback frames follow on the next lines.
+    """
+    directory = Path(directory)
+    file = directory / "plugin.py"
+    if not directory.is_dir():
+        raise PluginLoadError(directory, "is not a directory")
+    if not file.is_file():
+        raise PluginLoadError(
+            directory, "has no plugin.py; a plugin directory holds manifest.json and plugin.py"
+        )
+
+    package = f"_nexus_plugin_{next(_counter)}_{_safe(directory.name)}"
+    try:
+        module = _import(package, directory, file)
+        instance, factory = _build_instance(module, file)
+    except BaseException:
+        _cleanup(package)
+        raise
+    return LoadedPlugin(
+        directory=directory,
+        file=file,
+        package=package,
+        module=module,
+        instance=instance,
+        platform_class=platform_plugin_class(module),
+        factory=factory,
+    )
+
+
+def _import(package: str, directory: Path, file: Path) -> types.ModuleType:
+    init = directory / "__init__.py"
+    current = init if init.is_file() else file
+    try:
+        if init.is_file():
+            _load_module(package, init, package_dir=directory)
+        else:
+            pkg = types.ModuleType(package)
+            pkg.__path__ = [str(directory)]
+            pkg.__package__ = package
+            sys.modules[package] = pkg
+        current = file
+        name = f"{package}.plugin"
+        existing = sys.modules.get(name)  # the package's __init__ may import .plugin itself
+        return existing if existing is not None else _load_module(name, file)
+    except KeyboardInterrupt:
+        raise
+    except SyntaxError as exc:
+        where = Path(exc.filename) if exc.filename else current
+        detail = "".join(traceback.format_exception_only(type(exc), exc)).rstrip()
+        raise PluginLoadError(
+            where, f"syntax error at line {exc.lineno}: {exc.msg}", detail
+        ) from None
+    except BaseException as exc:  # SystemExit and friends must not end the run
+        raise PluginLoadError(
+            current,
+            f"import failed: {_describe(exc)}{_hint(exc)}",
+            _plugin_frames(exc, directory),
+        ) from None
+
+
+def _build_instance(module: types.ModuleType, file: Path) -> tuple[Any, str]:
+    factory: Callable[[], Any]
+    create = getattr(module, "create_plugin", None)
+    if callable(create):
+        factory, how = create, "create_plugin()"
+    else:
+        cls = platform_plugin_class(module)
+        if cls is None:
+            raise PluginLoadError(
+                file,
+                "no plugin found: define create_plugin() or a class whose name ends in 'Plugin'",
+            )
+        factory, how = cls, f"{cls.__name__}()"
+    try:
+        instance = factory()
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:
+        raise PluginLoadError(
+            file, f"{how} raised {_describe(exc)}", _plugin_frames(exc, file.parent)
+        ) from None
+    if instance is None:
+        raise PluginLoadError(file, f"{how} returned None; expected a plugin instance")
+    missing = [m for m in PLUGIN_INTERFACE if not callable(getattr(instance, m, None))]
+    if missing:
+        raise PluginLoadError(
+            file,
+            f"{how} returned {type(instance).__name__!s}, which lacks the plugin interface "
+            f"(missing: {', '.join(missing)}); subclass nexus.plugins.BasePlugin",
+        )
+    return instance, how

@@ -1,0 +1,142 @@
+"""Tracking the asyncio tasks a plugin starts, and where a stuck coroutine waits."""
+
+from __future__ import annotations
+
+import asyncio
+import traceback
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ._errors import PluginTimeoutError
+
+__all__ = ["TaskTracker", "TrackedTask", "run_with_timeout", "where_waiting"]
+
+T = TypeVar("T")
+_HERE = str(Path(__file__).parent)
+_ASYNCIO = str(Path(asyncio.__file__).parent)
+
+
+@dataclass(frozen=True)
+class TrackedTask:
+    task: asyncio.Task[Any]
+    created_at: str
+
+    def describe(self) -> str:
+        coro = self.task.get_coro()
+        name = getattr(coro, "__qualname__", None) or repr(coro)
+        return f"{self.task.get_name()} running {name}() created at {self.created_at}"
+
+
+def _creation_site() -> str:
+    # The innermost frame that is neither asyncio's nor the harness's own.
+    for frame in reversed(traceback.extract_stack(limit=24)[:-2]):
+        if not frame.filename.startswith((_HERE, _ASYNCIO)):
+            return f"{frame.filename}:{frame.lineno} in {frame.name}"
+    return "<unknown>"
+
+
+class TaskTracker:
+    """Records every task created on the loop while it is installed.
+
+    It chains to any task factory already set on the loop, and removes itself
+    only if it is still the loop's factory (another tool may have replaced it).
+    ``paused`` suspends recording for the harness's own tasks.
+    """
+
+    def __init__(self) -> None:
+        self.tasks: list[TrackedTask] = []
+        self.paused = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._previous: Any = None
+
+    def install(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        self._previous = loop.get_task_factory()
+        loop.set_task_factory(self._factory)  # type: ignore[arg-type]
+
+    def uninstall(self) -> None:
+        loop = self._loop
+        if loop is not None and loop.get_task_factory() == self._factory:
+            loop.set_task_factory(self._previous)
+        self._loop = None
+
+    def _factory(
+        self, loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any], **kwargs: Any
+    ) -> asyncio.Future[Any]:
+        if self._previous is not None:
+            task = self._previous(loop, coro, **kwargs)
+        else:
+            task = asyncio.Task(coro, loop=loop, **kwargs)
+        if not self.paused:
+            self.tasks.append(TrackedTask(task, _creation_site()))
+        return task  # type: ignore[no-any-return]
+
+    def pending(self) -> list[TrackedTask]:
+        return [t for t in self.tasks if not t.task.done()]
+
+    async def settle(self) -> list[TrackedTask]:
+        """Let just-cancelled tasks finish, then return those still pending."""
+        for _ in range(3):
+            if not self.pending():
+                break
+            await asyncio.sleep(0)
+        return self.pending()
+
+    async def cancel_pending(self, grace: float = 1.0) -> None:
+        """Cancel what is still pending so it cannot leak into the next test."""
+        pending = [t.task for t in self.pending()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            self.paused += 1
+            try:
+                await asyncio.wait(pending, timeout=grace)
+            finally:
+                self.paused -= 1
+        for task in pending:
+            if task.done() and not task.cancelled():
+                task.exception()  # mark retrieved: no "never retrieved" noise
+
+
+def where_waiting(task: asyncio.Task[Any]) -> str:
+    """``file:line in function`` of the innermost frame a task is suspended in."""
+    stack = task.get_stack()
+    if not stack:
+        return ""
+    frame = stack[-1]
+    return f"{frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}"
+
+
+async def run_with_timeout(
+    coro: Coroutine[Any, Any, T], timeout: float | None, what: str, tracker: TaskTracker | None = None
+) -> T:
+    """Await ``coro`` in a task of its own; on time-out, say where it was stuck.
+
+    A plain ``wait_for`` would cancel the coroutine and lose the frame it was
+    waiting in, which is the one thing a user needs to fix a hang.
+    """
+    if tracker is not None:
+        tracker.paused += 1
+    try:
+        task = asyncio.ensure_future(coro)
+    finally:
+        if tracker is not None:
+            tracker.paused -= 1
+    task.set_name(f"nexus-testkit: {what}")
+    try:
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    if not done:
+        stuck_at = where_waiting(task)
+        task.cancel()
+        # A hostile coroutine may swallow the cancellation: give it a moment, no more.
+        await asyncio.wait({task}, timeout=0.5)
+        assert timeout is not None
+        raise PluginTimeoutError(what, timeout, stuck_at)
+    return task.result()
+
