@@ -12,6 +12,7 @@ from ._config import ConfigStore, ConfigWrite, placeholder_value, resolve_config
 from ._errors import (
     ManifestError,
     NexusAssertionError,
+    NexusLeftoverWarning,
     NexusTestkitError,
     PluginLoadError,
     PluginStartError,
@@ -45,6 +46,7 @@ __all__ = [
     "Manifest",
     "ManifestError",
     "NexusAssertionError",
+    "NexusLeftoverWarning",
     "NexusTestkitError",
     "PluginHost",
     "PluginLoadError",

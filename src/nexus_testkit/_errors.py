@@ -89,3 +89,7 @@ class PluginTimeoutError(NexusTestkitError):
 
 class NexusAssertionError(AssertionError):
     """An end-of-test or in-test verification of the harness failed."""
+
+
+class NexusLeftoverWarning(UserWarning):
+    """A plugin left handlers subscribed or services registered after shutdown()."""

@@ -143,6 +143,10 @@ class PluginHost:
             self.event_bus.handler_timeout = timeout
         self.data_store = data_store or RecordingDataStore(fidelity, masker=self.masker)  # type: ignore[arg-type]
         self.data_store.observe_sets(self.config_store._observe_set)
+        # Components passed in were built without knowing the secrets.
+        secrets = [self.config_store.values.get(k) for k in self.manifest.secret_keys]
+        self.event_bus.masker.add(secrets)
+        self.data_store.masker.add(secrets)
         self.services = services or RecordingServiceRegistry()
 
         self.plugin: Any = None

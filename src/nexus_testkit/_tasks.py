@@ -70,12 +70,18 @@ class TaskTracker:
             task = self._previous(loop, coro, **kwargs)
         else:
             task = asyncio.Task(coro, loop=loop, **kwargs)
-        if not self.paused:
+        # A task created while no task runs is a root task of the test runner
+        # (pytest-asyncio runs each test and fixture step that way): not the plugin's.
+        if not self.paused and asyncio.current_task(loop) is not None:
             self.tasks.append(TrackedTask(task, _creation_site()))
         return task  # type: ignore[no-any-return]
 
     def pending(self) -> list[TrackedTask]:
-        return [t for t in self.tasks if not t.task.done()]
+        try:
+            current = asyncio.current_task()
+        except RuntimeError:
+            current = None
+        return [t for t in self.tasks if not t.task.done() and t.task is not current]
 
     async def settle(self) -> list[TrackedTask]:
         """Let just-cancelled tasks finish, then return those still pending."""

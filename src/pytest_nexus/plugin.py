@@ -1,0 +1,444 @@
+"""The pytest plugin (entry point ``nexus``): options, markers and fixtures.
+
+pytest imports this module in every run of every project where pytest-nexus
+is installed, so it imports nothing heavy: ``nexus_testkit`` (and through it
+pydantic, FastAPI, httpx) is imported by the fixtures and the contract, the
+first time one is used.  ``tests/test_import_cost.py`` pins that.
+
+Fixtures are short adapters over library objects: build, yield, then the
+object's own end-of-test check.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import pytest_asyncio
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from httpx import AsyncClient
+
+    from nexus_testkit import (
+        ConfigStore,
+        HostFactory,
+        Manifest,
+        PluginHost,
+        RecordingDataStore,
+        RecordingEventBus,
+        RecordingServiceRegistry,
+    )
+
+__all__ = [
+    "nexus_app",
+    "nexus_client",
+    "nexus_config",
+    "nexus_config_store",
+    "nexus_data_store",
+    "nexus_event_bus",
+    "nexus_host",
+    "nexus_host_factory",
+    "nexus_manifest",
+    "nexus_plugin",
+    "nexus_plugin_path",
+    "nexus_services",
+]
+
+HOST_OPTIONS = ("timeout", "fidelity", "delivery", "allow_handler_errors", "raise_app_exceptions")
+FIDELITIES = ("memory", "sql")
+DELIVERIES = ("inline", "queued")
+_HOSTS_KEY = pytest.StashKey[list[Any]]()
+
+MARKERS = (
+    "nexus_plugin(path): the plugin directory the nexus fixtures load, relative to the "
+    "test file's directory or the rootdir.",
+    "nexus_config(**values): configuration of the plugin under test, over the manifest "
+    "defaults; a value of None removes the key.",
+    "nexus_host(**options): host options for this test: timeout, fidelity ('memory' or "
+    "'sql'), delivery ('inline' or 'queued'), allow_handler_errors, raise_app_exceptions.",
+)
+
+
+# ---------------------------------------------------------------------------- hooks
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("nexus", "Nexus Platform plugin testing (pytest-nexus)")
+    group.addoption(
+        "--nexus-plugin",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="run the lifecycle contract against the plugin in DIR (repeatable); the first "
+        "one is also the plugin of the nexus fixtures when a test names none.",
+    )
+    group.addoption(
+        "--nexus-timeout",
+        default=None,
+        metavar="SECONDS",
+        help="time-out of initialize(), shutdown() and event handlers (default 5).",
+    )
+    group.addoption(
+        "--nexus-fidelity",
+        default=None,
+        metavar="FIDELITY",
+        help="data store fidelity of the nexus fixtures: memory (default) or sql.",
+    )
+    parser.addini(
+        "nexus_plugins",
+        type="linelist",
+        default=[],
+        help="plugin directories (globs allowed) whose contract runs in every session.",
+    )
+    parser.addini("nexus_timeout", default="5", help="default of --nexus-timeout.")
+    parser.addini("nexus_fidelity", default="memory", help="default of --nexus-fidelity.")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for marker in MARKERS:
+        config.addinivalue_line("markers", marker)
+    config.stash[_SETTINGS_KEY] = _Settings.from_config(config)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    report: pytest.TestReport = yield
+    # Nothing recorded is lost: a failing test's report shows what the plugin
+    # published and wrote before the failure.
+    if report.failed:
+        for tracked in item.stash.get(_HOSTS_KEY, []):
+            for host in getattr(tracked, "hosts", [tracked]):
+                if host.plugin is None:
+                    continue
+                recorded = host.describe_recorded()
+                if recorded:
+                    report.sections.append(
+                        (f"nexus: recorded by {host.name} ({call.when})", recorded)
+                    )
+    return report  # type: ignore[return-value]
+
+
+# ---------------------------------------------------------------------------- settings
+
+
+class _Settings:
+    """Session-wide settings from the command line and ini file, validated once."""
+
+    def __init__(self, plugins: list[Path], timeout: float, fidelity: str, rootpath: Path) -> None:
+        self.plugins = plugins
+        self.timeout = timeout
+        self.fidelity = fidelity
+        self.rootpath = rootpath
+
+    @classmethod
+    def from_config(cls, config: pytest.Config) -> _Settings:
+        timeout_text = config.getoption("nexus_timeout") or config.getini("nexus_timeout")
+        timeout = _parse_timeout(str(timeout_text))
+        fidelity = config.getoption("nexus_fidelity") or config.getini("nexus_fidelity")
+        if fidelity not in FIDELITIES:
+            raise pytest.UsageError(
+                f"{fidelity!r} is not a valid nexus fidelity. Valid fidelities: "
+                f"{', '.join(FIDELITIES)}."
+            )
+        plugins = [Path(p) for p in config.getoption("nexus_plugin")]
+        return cls(plugins, timeout, fidelity, config.rootpath)
+
+
+def _parse_timeout(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise pytest.UsageError(
+            f"{text!r} is not a valid nexus timeout. Valid timeouts: a positive number of seconds."
+        )
+    return value
+
+
+_SETTINGS_KEY = pytest.StashKey[_Settings]()
+
+
+def _settings(request: pytest.FixtureRequest) -> _Settings:
+    return request.config.stash[_SETTINGS_KEY]
+
+
+@functools.lru_cache(maxsize=256)
+def _manifest_dir_above(directory: Path, stop: Path) -> Path | None:
+    for candidate in (directory, *directory.parents):
+        if (candidate / "manifest.json").is_file():
+            return candidate
+        if candidate == stop:
+            break
+    return None
+
+
+def _resolve_plugin_path(request: pytest.FixtureRequest) -> Path:
+    settings = _settings(request)
+    test_dir = Path(request.node.path).parent
+    marker = request.node.get_closest_marker("nexus_plugin")
+    if marker is not None:
+        if len(marker.args) != 1 or marker.kwargs:
+            pytest.fail(
+                "@pytest.mark.nexus_plugin takes one argument, the plugin directory: "
+                f"got args={marker.args!r} kwargs={marker.kwargs!r}",
+                pytrace=False,
+            )
+        given = Path(os.fspath(marker.args[0]))
+        candidates = [given] if given.is_absolute() else [test_dir / given, settings.rootpath / given]
+        for candidate in candidates:
+            if candidate.exists():
+                return candidate
+        tried = ", ".join(str(c) for c in candidates)
+        pytest.fail(f"@pytest.mark.nexus_plugin({str(given)!r}): no such directory (tried {tried})", pytrace=False)
+    found = _manifest_dir_above(test_dir, settings.rootpath)
+    if found is not None:
+        return found
+    if settings.plugins:
+        return settings.plugins[0]
+    pytest.fail(
+        f"No Nexus plugin to test for {request.node.nodeid}: mark the test with "
+        '@pytest.mark.nexus_plugin("path/to/plugin"), put it under a plugin directory '
+        "(one holding manifest.json), or pass --nexus-plugin=DIR.",
+        pytrace=False,
+    )
+
+
+def _host_options(request: pytest.FixtureRequest) -> dict[str, Any]:
+    settings = _settings(request)
+    options: dict[str, Any] = {"timeout": settings.timeout, "fidelity": settings.fidelity}
+    marker = request.node.get_closest_marker("nexus_host")
+    if marker is not None:
+        unknown = sorted(set(marker.kwargs) - set(HOST_OPTIONS))
+        if unknown or marker.args:
+            pytest.fail(
+                f"@pytest.mark.nexus_host got {', '.join(unknown) or 'positional arguments'}; "
+                f"valid options: {', '.join(HOST_OPTIONS)}",
+                pytrace=False,
+            )
+        options.update(marker.kwargs)
+    if options["fidelity"] not in FIDELITIES:
+        pytest.fail(
+            f"{options['fidelity']!r} is not a valid nexus fidelity. Valid fidelities: "
+            f"{', '.join(FIDELITIES)}.",
+            pytrace=False,
+        )
+    if options.get("delivery", "inline") not in DELIVERIES:
+        pytest.fail(
+            f"{options['delivery']!r} is not a valid delivery mode. Valid modes: "
+            f"{', '.join(DELIVERIES)}.",
+            pytrace=False,
+        )
+    return options
+
+
+def _marker_config(request: pytest.FixtureRequest) -> dict[str, Any]:
+    config: dict[str, Any] = {}
+    # Closest last: a function's marker overrides its class's and module's.
+    for marker in reversed(list(request.node.iter_markers("nexus_config"))):
+        if marker.args:
+            pytest.fail(
+                "@pytest.mark.nexus_config takes keyword arguments only, like "
+                "@pytest.mark.nexus_config(api_key='k')",
+                pytrace=False,
+            )
+        config.update(marker.kwargs)
+    return config
+
+
+def _fail_on(exc: BaseException) -> None:
+    """Turn a harness error into a clean test failure: the message, no harness traceback."""
+    pytest.fail(str(exc), pytrace=False)
+
+
+def _track(request: pytest.FixtureRequest, host: Any) -> None:
+    request.node.stash.setdefault(_HOSTS_KEY, []).append(host)
+
+
+# ---------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture
+def nexus_plugin_path(request: pytest.FixtureRequest) -> Path:
+    """The plugin directory under test.
+
+    ``@pytest.mark.nexus_plugin("path")``, else the nearest directory holding
+    a manifest.json above the test file, else the first ``--nexus-plugin``.
+    """
+    return _resolve_plugin_path(request)
+
+
+@pytest.fixture
+def nexus_manifest(nexus_plugin_path: Path) -> Manifest:
+    """The plugin's manifest, loaded with :func:`nexus_testkit.load_manifest`."""
+    from nexus_testkit import ManifestError, load_manifest
+
+    try:
+        return load_manifest(nexus_plugin_path)
+    except ManifestError as exc:
+        _fail_on(exc)
+        raise  # unreachable: pytest.fail raises
+
+
+@pytest.fixture
+def nexus_config(request: pytest.FixtureRequest, nexus_manifest: Manifest) -> dict[str, Any]:
+    """The configuration the plugin is started with: defaults, then ``@pytest.mark.nexus_config``."""
+    from nexus_testkit import resolve_config
+
+    return resolve_config(nexus_manifest, _marker_config(request))
+
+
+@pytest.fixture
+def nexus_config_store(nexus_config: dict[str, Any], nexus_manifest: Manifest) -> ConfigStore:
+    """The configuration store: ``values`` given to the plugin, ``writes`` made by ``set_config``."""
+    from nexus_testkit import ConfigStore
+
+    return ConfigStore(nexus_config, secret_keys=nexus_manifest.secret_keys)
+
+
+@pytest.fixture
+def nexus_event_bus(request: pytest.FixtureRequest) -> Iterator[RecordingEventBus]:
+    """The recording event bus the plugin publishes to; fails the test on unacknowledged handler errors."""
+    from nexus_testkit import NexusAssertionError, RecordingEventBus
+
+    options = _host_options(request)
+    bus = RecordingEventBus(
+        delivery=options.get("delivery", "inline"),
+        allow_handler_errors=options.get("allow_handler_errors", False),
+    )
+    yield bus
+    try:
+        bus.verify()
+    except NexusAssertionError as exc:
+        _fail_on(exc)
+
+
+@pytest.fixture
+def nexus_data_store(request: pytest.FixtureRequest) -> RecordingDataStore:
+    """The recording key-value store behind ``get_data``/``set_data`` (fidelity from the options)."""
+    from nexus_testkit import RecordingDataStore
+
+    return RecordingDataStore(_host_options(request)["fidelity"])
+
+
+@pytest.fixture
+def nexus_services() -> RecordingServiceRegistry:
+    """The recording service registry behind ``register_service``/``get_service``."""
+    from nexus_testkit import RecordingServiceRegistry
+
+    return RecordingServiceRegistry()
+
+
+@pytest_asyncio.fixture
+async def nexus_host(
+    request: pytest.FixtureRequest,
+    nexus_plugin_path: Path,
+    nexus_manifest: Manifest,
+    nexus_config_store: ConfigStore,
+    nexus_event_bus: RecordingEventBus,
+    nexus_data_store: RecordingDataStore,
+    nexus_services: RecordingServiceRegistry,
+) -> AsyncIterator[PluginHost]:
+    """A started host: the plugin initialized over the fakes, its routes mounted.
+
+    At teardown the plugin is shut down; the test fails if it leaked tasks,
+    if shutdown raised or hung, or if a handler raised unacknowledged.
+    """
+    from nexus_testkit import NexusTestkitError, PluginHost
+
+    options = _host_options(request)
+    for key in ("delivery", "allow_handler_errors"):  # already applied to nexus_event_bus
+        options.pop(key, None)
+    host = PluginHost(
+        nexus_plugin_path,
+        manifest=nexus_manifest,
+        config_store=nexus_config_store,
+        event_bus=nexus_event_bus,
+        data_store=nexus_data_store,
+        services=nexus_services,
+        **options,
+    )
+    _track(request, host)
+    try:
+        await host.start()
+    except NexusTestkitError as exc:
+        _fail_on(exc)
+    yield host
+    await host.aclose()
+    _warn_leftovers(host)
+    _verify(host)
+
+
+@pytest.fixture
+def nexus_plugin(nexus_host: PluginHost) -> Any:
+    """The initialized plugin instance."""
+    return nexus_host.plugin
+
+
+@pytest.fixture
+def nexus_app(nexus_host: PluginHost) -> FastAPI:
+    """The FastAPI app the plugin's routers are mounted in."""
+    assert nexus_host.app is not None
+    return nexus_host.app
+
+
+@pytest.fixture
+def nexus_client(nexus_host: PluginHost) -> AsyncClient:
+    """An ``httpx.AsyncClient`` whose base URL is the plugin's mount prefix (``/api/plugins/{name}``)."""
+    return nexus_host.client
+
+
+@pytest_asyncio.fixture
+async def nexus_host_factory(
+    request: pytest.FixtureRequest, nexus_plugin_path: Path, nexus_manifest: Manifest
+) -> AsyncIterator[HostFactory]:
+    """Builds hosts on demand: ``async with nexus_host_factory(config={...}) as host:``.
+
+    ``config`` applies over the defaults and ``@pytest.mark.nexus_config`` as
+    the marker does (``None`` removes a key).  Hosts left open are closed at
+    teardown, and each host's end-of-test check runs.
+    """
+    from nexus_testkit import HostFactory
+
+    options = _host_options(request)
+    factory = HostFactory(
+        nexus_plugin_path, manifest=nexus_manifest, config=_marker_config(request), **options
+    )
+    _track(request, factory)
+    yield factory
+    await factory.aclose()
+    for host in factory.hosts:
+        _warn_leftovers(host)
+    _verify(factory)
+
+
+def _verify(obj: PluginHost | HostFactory) -> None:
+    from nexus_testkit import NexusAssertionError
+
+    try:
+        obj.verify()
+    except NexusAssertionError as exc:
+        _fail_on(exc)
+
+
+def _warn_leftovers(host: PluginHost) -> None:
+    import warnings
+
+    from nexus_testkit import NexusLeftoverWarning
+
+    notes = host.leftovers.notes()
+    if notes:
+        listing = "\n".join(f"- {n}" for n in notes)
+        warnings.warn(
+            NexusLeftoverWarning(
+                f"Plugin {host.name!r} left these behind after shutdown():\n{listing}\n"
+                "The platform keeps them alive after the plugin is unloaded; remove them "
+                "in shutdown() (unsubscribe_from_event, service_registry.unregister)."
+            ),
+            stacklevel=1,
+        )
