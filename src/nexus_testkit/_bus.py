@@ -253,7 +253,9 @@ class RecordingEventBus:
                 handler,
                 TimeoutError(f"handler did not return within {self.handler_timeout:g} s"),
             )
-        except Exception as exc:
+        except (KeyboardInterrupt, asyncio.CancelledError, GeneratorExit):
+            raise
+        except BaseException as exc:  # SystemExit in a handler must not end the run
             self._fail(event, handler, exc)
 
     def _fail(self, event: Event, handler: Handler, exc: BaseException) -> None:
@@ -295,8 +297,11 @@ class RecordingEventBus:
         ``data`` is a partial match: each listed key must be present and equal.
         Returns the matching events.
         """
+        __tracebackhide__ = True
         matching = [
-            e for e in self.published if e.name == name and (data is None or _partial_match(e.data, data))
+            e
+            for e in self.published
+            if e.name == name and (data is None or _partial_match(e.data, data))
         ]
         if (times is None and matching) or (times is not None and len(matching) == times):
             return matching
@@ -304,16 +309,17 @@ class RecordingEventBus:
         if data is not None:
             what += f" with data matching {dict(data)!r}"
         expected = "at least once" if times is None else _times(times)
-        got = _times(len(matching)) if matching else "never"
+        got = f"published {_times(len(matching))}" if matching else "never published"
         raise NexusAssertionError(
             self.masker(
-                f"Expected {what} to be published {expected}, but it was published {got}.\n"
+                f"Expected {what} to be published {expected}, but it was {got}.\n"
                 + self._published_listing()
             )
         )
 
     def assert_not_published(self, name: str) -> None:
         """Assert no event named ``name`` was published."""
+        __tracebackhide__ = True
         matching = self.events(name)
         if matching:
             lines = "\n".join(f"- {self._describe(e)}" for e in matching)
@@ -328,6 +334,7 @@ class RecordingEventBus:
         self, event_name: str | None = None, exception: type[BaseException] = Exception
     ) -> list[HandlerFailure]:
         """Acknowledge expected handler failures (so teardown does not fail) and return them."""
+        __tracebackhide__ = True
         matching = [
             f
             for f in self.handler_failures

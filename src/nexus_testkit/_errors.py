@@ -93,3 +93,18 @@ class NexusAssertionError(AssertionError):
 
 class NexusLeftoverWarning(UserWarning):
     """A plugin left handlers subscribed or services registered after shutdown()."""
+
+
+# Shown as nexus_testkit.ManifestError, not nexus_testkit._errors.ManifestError,
+# in tracebacks: the public name is the one users can import and catch.
+for _cls in (
+    NexusTestkitError,
+    ManifestError,
+    PluginLoadError,
+    PluginStartError,
+    PluginTimeoutError,
+    NexusAssertionError,
+    NexusLeftoverWarning,
+):
+    _cls.__module__ = "nexus_testkit"
+del _cls

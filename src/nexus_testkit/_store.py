@@ -284,6 +284,7 @@ class RecordingDataStore:
 
     def assert_stored(self, key: str, value: Any = _UNSET) -> Any:
         """Assert ``key`` is stored (with ``value``, as read back, if given); return its value."""
+        __tracebackhide__ = True
         data = self.data
         if key in data and (value is _UNSET or data[key] == value):
             return data[key]

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from ._errors import PluginTimeoutError
 
-__all__ = ["TaskTracker", "TrackedTask", "run_with_timeout", "where_waiting"]
+__all__ = ["PluginExit", "TaskTracker", "TrackedTask", "run_with_timeout", "where_waiting"]
 
 T = TypeVar("T")
 _HERE = str(Path(__file__).parent)
@@ -108,12 +108,44 @@ class TaskTracker:
 
 
 def where_waiting(task: asyncio.Task[Any]) -> str:
-    """``file:line in function`` of the innermost frame a task is suspended in."""
-    stack = task.get_stack()
-    if not stack:
-        return ""
-    frame = stack[-1]
-    return f"{frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}"
+    """``file:line in function`` of the innermost frame a task is suspended in.
+
+    ``Task.get_stack()`` gives only the outermost coroutine frame; the frame
+    a user needs is at the end of the ``cr_await`` chain.  Frames of asyncio
+    and of the harness are skipped.
+    """
+    frames = []
+    awaitable: Any = task.get_coro()
+    while awaitable is not None:
+        frame = getattr(awaitable, "cr_frame", None) or getattr(awaitable, "gi_frame", None)
+        if frame is None:
+            break
+        frames.append(frame)
+        awaitable = getattr(awaitable, "cr_await", None) or getattr(awaitable, "gi_yieldfrom", None)
+    for frame in reversed(frames):
+        filename = frame.f_code.co_filename
+        if not filename.startswith((_HERE, _ASYNCIO)):
+            return f"{filename}:{frame.f_lineno} in {frame.f_code.co_name}"
+    return ""
+
+
+class PluginExit(Exception):
+    """Carries a ``SystemExit`` raised by plugin code out of its task.
+
+    asyncio re-raises ``SystemExit`` from a task straight out of the event
+    loop, which would end the test run; wrapped, it is an ordinary failure.
+    """
+
+    def __init__(self, exit: SystemExit) -> None:
+        super().__init__(f"SystemExit: {exit.code}")
+        self.exit = exit
+
+
+async def _guarded(coro: Coroutine[Any, Any, T]) -> T:
+    try:
+        return await coro
+    except SystemExit as exc:
+        raise PluginExit(exc) from exc
 
 
 async def run_with_timeout(
@@ -127,7 +159,7 @@ async def run_with_timeout(
     if tracker is not None:
         tracker.paused += 1
     try:
-        task = asyncio.ensure_future(coro)
+        task = asyncio.ensure_future(_guarded(coro))
     finally:
         if tracker is not None:
             tracker.paused -= 1
@@ -144,5 +176,8 @@ async def run_with_timeout(
         await asyncio.wait({task}, timeout=0.5)
         assert timeout is not None
         raise PluginTimeoutError(what, timeout, stuck_at)
-    return task.result()
+    try:
+        return task.result()
+    except PluginExit as exc:
+        raise exc.exit from None
 

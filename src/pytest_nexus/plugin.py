@@ -15,7 +15,7 @@ import functools
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 import pytest_asyncio
@@ -251,9 +251,10 @@ def _marker_config(request: pytest.FixtureRequest) -> dict[str, Any]:
     return config
 
 
-def _fail_on(exc: BaseException) -> None:
+def _fail_on(exc: BaseException) -> NoReturn:
     """Turn a harness error into a clean test failure: the message, no harness traceback."""
-    pytest.fail(str(exc), pytrace=False)
+    # `from None`: "During handling of the above exception..." would print the message twice.
+    raise pytest.fail.Exception(str(exc), pytrace=False) from None
 
 
 def _track(request: pytest.FixtureRequest, host: Any) -> None:
@@ -282,7 +283,6 @@ def nexus_manifest(nexus_plugin_path: Path) -> Manifest:
         return load_manifest(nexus_plugin_path)
     except ManifestError as exc:
         _fail_on(exc)
-        raise  # unreachable: pytest.fail raises
 
 
 @pytest.fixture

@@ -1,0 +1,94 @@
+"""Helpers shared by the tests: small plugins written on the fly."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "examples" / "plugins"
+
+try:
+    import nexus.plugins  # noqa: F401
+
+    HAVE_PLATFORM = True
+except ImportError:  # the "newest releases" CI leg runs without nexus-platform
+    HAVE_PLATFORM = False
+
+needs_platform = pytest.mark.skipif(
+    not HAVE_PLATFORM, reason="needs nexus-platform (installed by the test extra)"
+)
+
+#: A plugin body that needs no platform: anything BasePlugin-shaped is hosted.
+MINIMAL_PLUGIN = '''
+from fastapi import APIRouter
+
+
+class MiniPlugin:
+    def __init__(self):
+        self.name = "mini"
+        self.category = "test"
+        self.version = "0.1.0"
+        self.initialized = False
+        self.config = {}
+        self.db_adapter = self.event_bus = self.service_registry = None
+
+    async def initialize(self):
+        self.initialized = True
+        return True
+
+    async def shutdown(self):
+        self.initialized = False
+
+    def get_api_routes(self):
+        router = APIRouter()
+
+        @router.get("/ping")
+        async def ping():
+            return {"pong": True}
+
+        return [router]
+
+    def get_database_schema(self):
+        return {"collections": {}}
+
+    async def health_check(self):
+        return {"healthy": self.initialized}
+
+
+def create_plugin():
+    return MiniPlugin()
+'''
+
+
+def minimal_manifest(name: str = "mini", **extra: Any) -> dict[str, Any]:
+    return {"name": name, "version": "0.1.0", "category": "test", **extra}
+
+
+PluginWriter = Callable[..., Path]
+
+
+def write_plugin(
+    root: Path,
+    name: str = "mini",
+    source: str = MINIMAL_PLUGIN,
+    manifest: dict[str, Any] | str | None = None,
+    **files: str,
+) -> Path:
+    """Write root/name/{manifest.json, plugin.py, extra files}; return the directory."""
+    directory = root / name
+    directory.mkdir(parents=True, exist_ok=True)
+    if manifest is None:
+        manifest = minimal_manifest(name)
+    text = manifest if isinstance(manifest, str) else json.dumps(manifest, indent=2)
+    (directory / "manifest.json").write_text(text)
+    if source is not None:
+        (directory / "plugin.py").write_text(textwrap.dedent(source))
+    for filename, content in files.items():
+        (directory / filename).write_text(textwrap.dedent(content))
+    return directory
