@@ -25,7 +25,7 @@ needs_platform = pytest.mark.skipif(
 )
 
 #: A plugin body that needs no platform: anything BasePlugin-shaped is hosted.
-MINIMAL_PLUGIN = '''
+MINIMAL_PLUGIN = """
 from fastapi import APIRouter
 
 
@@ -63,7 +63,7 @@ class MiniPlugin:
 
 def create_plugin():
     return MiniPlugin()
-'''
+"""
 
 
 def minimal_manifest(name: str = "mini", **extra: Any) -> dict[str, Any]:

@@ -12,7 +12,9 @@ from ._helpers import MINIMAL_PLUGIN, PluginWriter, write_plugin
 
 @pytest.fixture
 def make_plugin(tmp_path: Path) -> PluginWriter:
-    def make(name: str = "mini", source: str = MINIMAL_PLUGIN, manifest: Any = None, **files: str) -> Path:
+    def make(
+        name: str = "mini", source: str = MINIMAL_PLUGIN, manifest: Any = None, **files: str
+    ) -> Path:
         return write_plugin(tmp_path / "plugins", name, source, manifest, **files)
 
     return make

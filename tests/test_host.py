@@ -62,7 +62,8 @@ async def test_initialize_returning_false_raises_with_log_lines(make_plugin):
     message = str(info.value)
     assert message.startswith(f"{path / 'plugin.py'}: initialize() returned False")
     assert "no api key configured" in message
-    assert info.value.log_lines and "ERROR" in info.value.log_lines[0]
+    assert info.value.log_lines
+    assert "ERROR" in info.value.log_lines[0]
 
 
 async def test_initialize_raising_carries_the_cause_and_own_frames(make_plugin):
@@ -82,7 +83,7 @@ async def test_system_exit_in_initialize_does_not_end_the_run(make_plugin):
     source = MINIMAL_PLUGIN.replace(
         "        self.initialized = True\n        return True", "        raise SystemExit(3)"
     )
-    with pytest.raises(PluginStartError, match="initialize\\(\\) raised SystemExit: 3"):
+    with pytest.raises(PluginStartError, match=r"initialize\(\) raised SystemExit: 3"):
         await PluginHost(make_plugin(source=source)).start()
 
 
@@ -109,7 +110,7 @@ async def test_shutdown_hang_is_reported_at_verify(make_plugin):
     host = PluginHost(make_plugin(source=source), timeout=0.05)
     async with host:
         pass
-    with pytest.raises(NexusAssertionError, match="shutdown\\(\\) did not finish within 0.05 s"):
+    with pytest.raises(NexusAssertionError, match=r"shutdown\(\) did not finish within 0\.05 s"):
         host.verify()
 
 
@@ -177,13 +178,15 @@ async def test_modules_are_removed_when_the_host_closes(make_plugin):
 
 async def test_non_router_routes_are_a_start_error(make_plugin):
     source = MINIMAL_PLUGIN.replace("        return [router]", "        return ['/ping']")
-    with pytest.raises(PluginStartError, match="get_api_routes\\(\\) returned '/ping'; expected a list"):
+    with pytest.raises(
+        PluginStartError, match="get_api_routes\\(\\) returned '/ping'; expected a list"
+    ):
         await PluginHost(make_plugin(source=source)).start()
 
 
 async def test_missing_plugin_py_is_a_load_error(make_plugin):
     path = make_plugin(source=None)
-    with pytest.raises(PluginLoadError, match="has no plugin.py"):
+    with pytest.raises(PluginLoadError, match=r"has no plugin\.py"):
         await PluginHost(path).start()
 
 
@@ -199,7 +202,8 @@ async def test_route_exception_becomes_500_when_asked(make_plugin):
 async def test_shared_components_are_used(make_plugin):
     bus, store = RecordingEventBus(), RecordingDataStore("sql")
     async with PluginHost(make_plugin(), event_bus=bus, data_store=store) as host:
-        assert host.event_bus is bus and host.data_store is store
+        assert host.event_bus is bus
+        assert host.data_store is store
 
 
 async def test_bad_timeout_is_refused(make_plugin):
@@ -253,7 +257,9 @@ async def test_secrets_are_masked_in_start_errors(make_plugin):
         "        raise ValueError('bad token ' + self.config['token'])",
     )
     with pytest.raises(PluginStartError) as info:
-        await PluginHost(make_plugin("leaky", source=source, manifest=manifest), config={"token": "s3cr3t-value"}).start()
+        await PluginHost(
+            make_plugin("leaky", source=source, manifest=manifest), config={"token": "s3cr3t-value"}
+        ).start()
     assert "s3cr3t-value" not in str(info.value)
     assert "bad token ***" in str(info.value)
 
@@ -264,7 +270,9 @@ async def test_example_plugin_runs_on_the_real_base_plugin():
 
     async with PluginHost(EXAMPLES / "my_awesome_plugin") as host:
         assert isinstance(host.plugin, BasePlugin)
-        r = await host.client.post("/action", json={"action": "echo", "parameters": {"message": "hi"}})
+        r = await host.client.post(
+            "/action", json={"action": "echo", "parameters": {"message": "hi"}}
+        )
         assert r.json()["result"] == {"echo": "hi"}
     host.verify()
     assert not host.leftovers

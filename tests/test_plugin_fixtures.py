@@ -74,7 +74,9 @@ def test_plugin_found_from_the_nearest_manifest(pytester: pytest.Pytester) -> No
 
 
 def test_plugin_from_the_command_line(project: pytest.Pytester) -> None:
-    project.makepyfile(test_it="def test_path(nexus_manifest):\n    assert nexus_manifest.name == 'mini'\n")
+    project.makepyfile(
+        test_it="def test_path(nexus_manifest):\n    assert nexus_manifest.name == 'mini'\n"
+    )
     project.runpytest("--nexus-plugin=plugins/mini", "test_it.py").assert_outcomes(passed=1)
 
 
@@ -104,11 +106,15 @@ def test_marker_path_that_does_not_exist(project: pytest.Pytester) -> None:
     )
     result = project.runpytest()
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["@pytest.mark.nexus_plugin('plugins/nope'): no such directory (tried *)"])
+    result.stdout.fnmatch_lines(
+        ["@pytest.mark.nexus_plugin('plugins/nope'): no such directory (tried *)"]
+    )
 
 
 def test_broken_manifest_names_file_line_and_column(project: pytest.Pytester) -> None:
-    (project.path / "plugins" / "mini" / "manifest.json").write_text('{\n  "name": "mini",\n  "version": 1.0.0\n}')
+    (project.path / "plugins" / "mini" / "manifest.json").write_text(
+        '{\n  "name": "mini",\n  "version": 1.0.0\n}'
+    )
     project.makepyfile(
         test_it="""
         import pytest
@@ -128,7 +134,9 @@ def test_broken_manifest_names_file_line_and_column(project: pytest.Pytester) ->
 
 
 def test_import_error_names_plugin_py_and_its_own_frame(project: pytest.Pytester) -> None:
-    (project.path / "plugins" / "mini" / "plugin.py").write_text("import json\nraise ImportError('no requests here')\n")
+    (project.path / "plugins" / "mini" / "plugin.py").write_text(
+        "import json\nraise ImportError('no requests here')\n"
+    )
     project.makepyfile(
         test_it="""
         import pytest
@@ -344,12 +352,23 @@ def test_config_marker_overrides_and_removes(pytester: pytest.Pytester) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--nexus-timeout=soon"], "ERROR: 'soon' is not a valid nexus timeout. Valid timeouts: a positive number of seconds."),
-        (["--nexus-timeout=0"], "ERROR: '0' is not a valid nexus timeout. Valid timeouts: a positive number of seconds."),
-        (["--nexus-fidelity=disk"], "ERROR: 'disk' is not a valid nexus fidelity. Valid fidelities: memory, sql."),
+        (
+            ["--nexus-timeout=soon"],
+            "ERROR: 'soon' is not a valid nexus timeout. Valid timeouts: a positive number of seconds.",
+        ),
+        (
+            ["--nexus-timeout=0"],
+            "ERROR: '0' is not a valid nexus timeout. Valid timeouts: a positive number of seconds.",
+        ),
+        (
+            ["--nexus-fidelity=disk"],
+            "ERROR: 'disk' is not a valid nexus fidelity. Valid fidelities: memory, sql.",
+        ),
     ],
 )
-def test_bad_options_are_usage_errors(pytester: pytest.Pytester, args: list[str], message: str) -> None:
+def test_bad_options_are_usage_errors(
+    pytester: pytest.Pytester, args: list[str], message: str
+) -> None:
     pytester.makeini(INI_AUTO)
     pytester.makepyfile(test_it="def test_nothing():\n    pass\n")
     result = pytester.runpytest(*args)
@@ -371,7 +390,9 @@ def test_bad_host_marker_option(project: pytest.Pytester) -> None:
     result = project.runpytest()
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
-        ["@pytest.mark.nexus_host got timout; valid options: timeout, fidelity, delivery, allow_handler_errors, raise_app_exceptions"]
+        [
+            "@pytest.mark.nexus_host got timout; valid options: timeout, fidelity, delivery, allow_handler_errors, raise_app_exceptions"
+        ]
     )
 
 
@@ -390,7 +411,9 @@ def test_markers_are_registered(pytester: pytest.Pytester) -> None:
 def test_options_show_in_help(pytester: pytest.Pytester) -> None:
     pytester.makeini(INI_AUTO)
     result = pytester.runpytest("--help")
-    result.stdout.fnmatch_lines(["*Nexus Platform plugin testing (pytest-nexus)*", "*--nexus-plugin=DIR*"])
+    result.stdout.fnmatch_lines(
+        ["*Nexus Platform plugin testing (pytest-nexus)*", "*--nexus-plugin=DIR*"]
+    )
 
 
 def test_sql_fidelity_from_the_command_line(project: pytest.Pytester) -> None:
@@ -410,7 +433,7 @@ def test_sql_fidelity_from_the_command_line(project: pytest.Pytester) -> None:
 @needs_platform
 def test_leftover_handlers_warn(pytester: pytest.Pytester) -> None:
     pytester.makeini(INI_AUTO)
-    source = '''
+    source = """
         from nexus.plugins import BasePlugin
 
         class SloppyPlugin(BasePlugin):
@@ -433,8 +456,10 @@ def test_leftover_handlers_warn(pytester: pytest.Pytester) -> None:
 
             def get_database_schema(self):
                 return {}
-    '''
-    write_plugin(pytester.path / "plugins", "sloppy", source=source, manifest=minimal_manifest("sloppy"))
+    """
+    write_plugin(
+        pytester.path / "plugins", "sloppy", source=source, manifest=minimal_manifest("sloppy")
+    )
     pytester.makepyfile(
         test_it="""
         import pytest
@@ -476,7 +501,9 @@ def test_example_plugin_tests_pass(pytester: pytest.Pytester) -> None:
 
 
 def test_manifest_json_errors_are_one_line(project: pytest.Pytester) -> None:
-    (project.path / "plugins" / "mini" / "manifest.json").write_text(json.dumps({"name": "mini", "permissions": ["a", 3]}))
+    (project.path / "plugins" / "mini" / "manifest.json").write_text(
+        json.dumps({"name": "mini", "permissions": ["a", 3]})
+    )
     project.makepyfile(
         test_it="""
         import pytest
@@ -487,5 +514,7 @@ def test_manifest_json_errors_are_one_line(project: pytest.Pytester) -> None:
         """
     )
     result = project.runpytest()
-    result.stdout.fnmatch_lines(["*/manifest.json: permissions[[]1]: expected a string, got integer"])
+    result.stdout.fnmatch_lines(
+        ["*/manifest.json: permissions[[]1]: expected a string, got integer"]
+    )
     result.stdout.no_fnmatch_line("During handling of the above exception*")

@@ -21,7 +21,7 @@ import enum
 import inspect
 from collections import deque
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, Field
@@ -49,7 +49,7 @@ MAX_CASCADE_DEPTH = 64
 def _utcnow() -> datetime:
     # Naive UTC like the platform's datetime.utcnow default, without its
     # deprecation warning on newer Pythons.
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class Event(BaseModel):
@@ -110,10 +110,7 @@ def handler_name(handler: Handler) -> str:
 
 
 def _partial_match(actual: Mapping[str, Any], expected: Mapping[str, Any]) -> bool:
-    for key, value in expected.items():
-        if key not in actual or not (value == actual[key]):
-            return False
-    return True
+    return all(key in actual and value == actual[key] for key, value in expected.items())
 
 
 def _times(n: int) -> str:

@@ -23,7 +23,6 @@ when this module is imported.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import traceback
 from collections.abc import Mapping
@@ -124,16 +123,16 @@ class PluginHost:
         raise_app_exceptions: bool = True,
     ) -> None:
         if timeout is not None and not timeout > 0:
-            raise ValueError(f"timeout must be a positive number of seconds or None, got timeout={timeout!r}")
+            raise ValueError(
+                f"timeout must be a positive number of seconds or None, got timeout={timeout!r}"
+            )
         self.path = Path(path)
         self.manifest: Manifest = manifest if manifest is not None else load_manifest(self.path)
         self.directory = self.manifest.directory if self.path.is_file() else self.path
         self.timeout = timeout
         self.raise_app_exceptions = raise_app_exceptions
         self.config_store = config_store or ConfigStore.from_manifest(self.manifest, config)
-        self.masker = Masker(
-            self.config_store.values.get(k) for k in self.manifest.secret_keys
-        )
+        self.masker = Masker(self.config_store.values.get(k) for k in self.manifest.secret_keys)
         self.event_bus = event_bus or RecordingEventBus(
             delivery=delivery,  # type: ignore[arg-type]
             allow_handler_errors=allow_handler_errors,
@@ -282,7 +281,8 @@ class PluginHost:
             sections.append(
                 "Data store writes:\n"
                 + "\n".join(
-                    f"- {op.op} {op.key!r}" + (f" = {op.value!r}" if op.op == "set" else "")
+                    f"- {op.op} {op.key!r}"
+                    + (f" = {op.value!r}" if op.op == "set" else "")
                     + (f" (raised {op.error!r})" if op.error else "")
                     for op in writes
                 )
@@ -362,7 +362,9 @@ class PluginHost:
             )
         self._instance_up = True
 
-    def _start_error(self, problem: str, cause: BaseException | None, details: str = "") -> PluginStartError:
+    def _start_error(
+        self, problem: str, cause: BaseException | None, details: str = ""
+    ) -> PluginStartError:
         assert self.loaded is not None
         return PluginStartError(
             self.loaded.file,
@@ -525,4 +527,3 @@ class HostFactory:
                 failures.append(str(exc))
         if failures:
             raise NexusAssertionError("\n\n".join(failures))
-

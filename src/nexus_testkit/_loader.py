@@ -36,7 +36,13 @@ __all__ = [
 ]
 
 #: The methods the platform calls on a plugin.
-PLUGIN_INTERFACE = ("initialize", "shutdown", "get_api_routes", "get_database_schema", "health_check")
+PLUGIN_INTERFACE = (
+    "initialize",
+    "shutdown",
+    "get_api_routes",
+    "get_database_schema",
+    "health_check",
+)
 
 _counter = itertools.count(1)
 _code_cache: dict[tuple[str, int, int], types.CodeType] = {}
@@ -76,7 +82,9 @@ class LoadedPlugin:
 
     def module_names(self) -> list[str]:
         prefix = self.package + "."
-        return [name for name in list(sys.modules) if name == self.package or name.startswith(prefix)]
+        return [
+            name for name in list(sys.modules) if name == self.package or name.startswith(prefix)
+        ]
 
     def unload(self) -> None:
         """Remove the plugin's modules (and submodules it imported) from ``sys.modules``."""

@@ -196,7 +196,9 @@ def _read_json_object(file: Path) -> dict[str, Any]:
     try:
         size = file.stat().st_size
     except FileNotFoundError:
-        raise ManifestError(file, None, "file not found; a plugin directory needs a manifest.json")
+        raise ManifestError(
+            file, None, "file not found; a plugin directory needs a manifest.json"
+        ) from None
     except OSError as exc:
         raise ManifestError(file, None, f"cannot be read: {exc.strerror or exc}") from None
     if not file.is_file():
@@ -378,7 +380,7 @@ def _endpoints(b: _Builder, value: object) -> tuple[Endpoint, ...]:
         entry = b.expect(item, dict, where, "an object with method and path")
         method = b.expect(entry.get("method", "GET"), str, f"{where}.method", "a string")
         if "path" not in entry:
-            raise b.fail(f"{where}.path", "missing; expected the endpoint's path, like \"/status\"")
+            raise b.fail(f"{where}.path", 'missing; expected the endpoint\'s path, like "/status"')
         path = b.expect(entry["path"], str, f"{where}.path", "a string")
         description = b.opt_str(entry, "description", f"{where}.") or ""
         endpoints.append(Endpoint(method=method.upper(), path=path, description=description))
@@ -435,7 +437,7 @@ def _type_name(b: _Builder, value: object, where: str) -> str | None:
 
 
 def _option(b: _Builder, key: str, entry: object, where: str) -> ConfigOption:
-    spec = b.expect(entry, dict, where, "an object like {\"type\": \"string\", ...}")
+    spec = b.expect(entry, dict, where, 'an object like {"type": "string", ...}')
     enum = spec.get("enum")
     if enum is not None:
         enum = tuple(b.expect(enum, list, f"{where}.enum", "an array"))
@@ -466,7 +468,7 @@ def _option(b: _Builder, key: str, entry: object, where: str) -> ConfigOption:
         name=key,
         type=_type_name(b, type_spelling, f"{where}.type"),
         required=required,
-        default=spec["default"] if "default" in spec else MISSING,
+        default=spec.get("default", MISSING),
         minimum=b.number(minimum, f"{where}.{min_name}"),
         maximum=b.number(maximum, f"{where}.{max_name}"),
         enum=enum,
@@ -499,13 +501,15 @@ def _from_schema(b: _Builder, schema: Mapping[str, Any], where: str) -> dict[str
             try:
                 re.compile(pattern)
             except re.error as exc:
-                raise b.fail(f"{pwhere}.pattern", f"is not a valid regular expression: {exc}") from None
+                raise b.fail(
+                    f"{pwhere}.pattern", f"is not a valid regular expression: {exc}"
+                ) from None
         secret = spec.get("secret", spec.get("x-secret", spec.get("writeOnly", False)))
         options[key] = ConfigOption(
             name=key,
             type=_type_name(b, spec.get("type"), f"{pwhere}.type"),
             required=key in required_set,
-            default=spec["default"] if "default" in spec else MISSING,
+            default=spec.get("default", MISSING),
             minimum=b.number(spec.get("minimum"), f"{pwhere}.minimum"),
             maximum=b.number(spec.get("maximum"), f"{pwhere}.maximum"),
             enum=enum,

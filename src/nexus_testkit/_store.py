@@ -38,12 +38,22 @@ __all__ = ["DataOperation", "RecordingDataStore", "sql_round_trip"]
 
 Fidelity = Literal["memory", "sql"]
 FIDELITIES: tuple[Fidelity, ...] = ("memory", "sql")
-OPERATIONS = ("connect", "disconnect", "get", "set", "delete", "exists", "list_keys", "clear", "health_check")
+OPERATIONS = (
+    "connect",
+    "disconnect",
+    "get",
+    "set",
+    "delete",
+    "exists",
+    "list_keys",
+    "clear",
+    "health_check",
+)
 _UNSET: Any = object()
 
 
 class DataOperation(NamedTuple):
-    """One call on the store: ``op`` (``"get"``, ``"set"``, ...), its key and value, and the result."""
+    """One call on the store: ``op`` (``"get"``, ``"set"``, ...), key, value and result."""
 
     op: str
     key: str | None
@@ -151,16 +161,20 @@ class RecordingDataStore:
     def fail_next(
         self,
         op: str,
-        exception: BaseException | type[BaseException] = RuntimeError("injected fault"),
+        exception: BaseException | type[BaseException] | None = None,
         *,
         key: str | None = None,
         times: int = 1,
     ) -> None:
         """Make the next ``times`` calls of ``op`` (on ``key``, if given) raise ``exception``."""
         if op not in OPERATIONS:
-            raise ValueError(f"{op!r} is not a store operation. Valid operations: {', '.join(OPERATIONS)}.")
+            raise ValueError(
+                f"{op!r} is not a store operation. Valid operations: {', '.join(OPERATIONS)}."
+            )
         if times < 1:
             raise ValueError(f"times must be at least 1, got times={times!r}")
+        if exception is None:
+            exception = RuntimeError("injected fault")
         exc = exception() if isinstance(exception, type) else exception
         self._faults.append(_Fault(op, exc, key, times))
 

@@ -149,7 +149,10 @@ async def _guarded(coro: Coroutine[Any, Any, T]) -> T:
 
 
 async def run_with_timeout(
-    coro: Coroutine[Any, Any, T], timeout: float | None, what: str, tracker: TaskTracker | None = None
+    coro: Coroutine[Any, Any, T],
+    timeout: float | None,  # noqa: ASYNC109 - we need the stuck frame, which asyncio.timeout loses
+    what: str,
+    tracker: TaskTracker | None = None,
 ) -> T:
     """Await ``coro`` in a task of its own; on time-out, say where it was stuck.
 
@@ -180,4 +183,3 @@ async def run_with_timeout(
         return task.result()
     except PluginExit as exc:
         raise exc.exit from None
-

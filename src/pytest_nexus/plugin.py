@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -106,8 +106,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    report: pytest.TestReport = yield
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
     # Nothing recorded is lost: a failing test's report shows what the plugin
     # published and wrote before the failure.
     if report.failed:
@@ -120,7 +122,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
                     report.sections.append(
                         (f"nexus: recorded by {host.name} ({call.when})", recorded)
                     )
-    return report  # type: ignore[return-value]
+    return report
 
 
 # ---------------------------------------------------------------------------- settings
@@ -190,12 +192,17 @@ def _resolve_plugin_path(request: pytest.FixtureRequest) -> Path:
                 pytrace=False,
             )
         given = Path(os.fspath(marker.args[0]))
-        candidates = [given] if given.is_absolute() else [test_dir / given, settings.rootpath / given]
+        candidates = (
+            [given] if given.is_absolute() else [test_dir / given, settings.rootpath / given]
+        )
         for candidate in candidates:
             if candidate.exists():
                 return candidate
         tried = ", ".join(str(c) for c in candidates)
-        pytest.fail(f"@pytest.mark.nexus_plugin({str(given)!r}): no such directory (tried {tried})", pytrace=False)
+        pytest.fail(
+            f"@pytest.mark.nexus_plugin({str(given)!r}): no such directory (tried {tried})",
+            pytrace=False,
+        )
     found = _manifest_dir_above(test_dir, settings.rootpath)
     if found is not None:
         return found
@@ -287,7 +294,7 @@ def nexus_manifest(nexus_plugin_path: Path) -> Manifest:
 
 @pytest.fixture
 def nexus_config(request: pytest.FixtureRequest, nexus_manifest: Manifest) -> dict[str, Any]:
-    """The configuration the plugin is started with: defaults, then ``@pytest.mark.nexus_config``."""
+    """The plugin's configuration: manifest defaults, then ``@pytest.mark.nexus_config``."""
     from nexus_testkit import resolve_config
 
     return resolve_config(nexus_manifest, _marker_config(request))
@@ -295,7 +302,7 @@ def nexus_config(request: pytest.FixtureRequest, nexus_manifest: Manifest) -> di
 
 @pytest.fixture
 def nexus_config_store(nexus_config: dict[str, Any], nexus_manifest: Manifest) -> ConfigStore:
-    """The configuration store: ``values`` given to the plugin, ``writes`` made by ``set_config``."""
+    """The configuration store: ``values`` given to the plugin, ``writes`` by ``set_config``."""
     from nexus_testkit import ConfigStore
 
     return ConfigStore(nexus_config, secret_keys=nexus_manifest.secret_keys)
@@ -303,7 +310,7 @@ def nexus_config_store(nexus_config: dict[str, Any], nexus_manifest: Manifest) -
 
 @pytest.fixture
 def nexus_event_bus(request: pytest.FixtureRequest) -> Iterator[RecordingEventBus]:
-    """The recording event bus the plugin publishes to; fails the test on unacknowledged handler errors."""
+    """The recording event bus; fails the test on handler errors it did not acknowledge."""
     from nexus_testkit import NexusAssertionError, RecordingEventBus
 
     options = _host_options(request)
@@ -320,7 +327,7 @@ def nexus_event_bus(request: pytest.FixtureRequest) -> Iterator[RecordingEventBu
 
 @pytest.fixture
 def nexus_data_store(request: pytest.FixtureRequest) -> RecordingDataStore:
-    """The recording key-value store behind ``get_data``/``set_data`` (fidelity from the options)."""
+    """The recording key-value store behind ``get_data``/``set_data``."""
     from nexus_testkit import RecordingDataStore
 
     return RecordingDataStore(_host_options(request)["fidelity"])
@@ -389,7 +396,7 @@ def nexus_app(nexus_host: PluginHost) -> FastAPI:
 
 @pytest.fixture
 def nexus_client(nexus_host: PluginHost) -> AsyncClient:
-    """An ``httpx.AsyncClient`` whose base URL is the plugin's mount prefix (``/api/plugins/{name}``)."""
+    """An ``httpx.AsyncClient`` based at the plugin's mount prefix, ``/api/plugins/{name}``."""
     return nexus_host.client
 
 
