@@ -284,12 +284,14 @@ class RecordingDataStore:
         return dict(self._data)
 
     @property
-    def writes(self) -> list[DataOperation]:
-        return [op for op in self.operations if op.op == "set" and op.error is None]
+    def writes(self) -> CallList[DataOperation]:
+        """Successful ``set`` calls, in order."""
+        return CallList(op for op in self.operations if op.op == "set" and op.error is None)
 
     @property
-    def reads(self) -> list[DataOperation]:
-        return [op for op in self.operations if op.op in ("get", "exists", "list_keys")]
+    def reads(self) -> CallList[DataOperation]:
+        """``get``, ``exists`` and ``list_keys`` calls, in order."""
+        return CallList(op for op in self.operations if op.op in ("get", "exists", "list_keys"))
 
     def seed(self, values: dict[str, Any]) -> None:
         """Store values directly, without recording, as if an earlier run had written them."""

@@ -21,9 +21,8 @@ from datetime import datetime, timezone
 from typing import Annotated, Any, Dict, List, Literal, Optional
 
 from fastapi import APIRouter, Header, HTTPException, Query, Response, status
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
-
 from nexus.plugins import BasePlugin, HealthStatus
+from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
 
 Priority = Literal["low", "normal", "high"]
 TaskStatus = Literal["open", "completed"]
@@ -143,7 +142,8 @@ class TaskService:
         return [
             t
             for t in tasks.values()
-            if (status is None or t["status"] == status) and (owner is None or t["owner"] == str(owner))
+            if (status is None or t["status"] == status)
+            and (owner is None or t["owner"] == str(owner))
         ]
 
     async def get_task(self, task_id: str) -> Optional[Dict[str, Any]]:
@@ -221,7 +221,10 @@ class TaskManagerPlugin(BasePlugin):
             try:
                 await refresher
             except asyncio.CancelledError:
-                pass
+                # The refresher's cancellation is expected; our own (a platform time-out) is not.
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise
             except Exception as e:  # the loop logs its own errors; this is belt and braces
                 self.logger.error("Stats refresher ended with %s", e)
             if refresher in self._background_tasks:
@@ -386,7 +389,9 @@ class TaskManagerPlugin(BasePlugin):
     async def _load_settings(self) -> Settings:
         max_tasks = await self.get_config("max_tasks", 100)
         if not _is_int(max_tasks) or not 1 <= max_tasks <= 10000:
-            raise ConfigurationError(f"max_tasks must be an integer from 1 to 10000, got {max_tasks!r}")
+            raise ConfigurationError(
+                f"max_tasks must be an integer from 1 to 10000, got {max_tasks!r}"
+            )
         default_priority = await self.get_config("default_priority", "normal")
         if default_priority not in PRIORITIES:
             raise ConfigurationError(
@@ -493,7 +498,7 @@ class TaskManagerPlugin(BasePlugin):
             )
 
     def _compute_stats(self, tasks: Dict[str, Dict[str, Any]]) -> Dict[str, Any]:
-        by_priority = {p: 0 for p in PRIORITIES}
+        by_priority = dict.fromkeys(PRIORITIES, 0)
         open_count = 0
         for task in tasks.values():
             by_priority[task["priority"]] = by_priority.get(task["priority"], 0) + 1
@@ -523,7 +528,9 @@ class TaskManagerPlugin(BasePlugin):
 
     @staticmethod
     def _not_found(task_id: str) -> HTTPException:
-        return HTTPException(status_code=status.HTTP_404_NOT_FOUND, detail=f"Task {task_id} not found")
+        return HTTPException(
+            status_code=status.HTTP_404_NOT_FOUND, detail=f"Task {task_id} not found"
+        )
 
 
 def create_plugin():
