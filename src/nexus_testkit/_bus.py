@@ -36,6 +36,7 @@ __all__ = [
     "HandlerFailure",
     "PublishedEvent",
     "RecordingEventBus",
+    "Subscription",
 ]
 
 Handler = Callable[..., Any]
@@ -83,6 +84,14 @@ class PublishedEvent(NamedTuple):
     priority: int
     timestamp: datetime
     event: Event
+
+
+class Subscription(NamedTuple):
+    """One ``subscribe`` or ``unsubscribe`` call."""
+
+    op: str
+    event_name: str
+    handler: Handler
 
 
 class HandlerFailure(NamedTuple):
@@ -147,6 +156,7 @@ class RecordingEventBus:
         self.masker = masker or Masker()
         self.published: CallList[PublishedEvent] = CallList()
         self.handler_failures: CallList[HandlerFailure] = CallList()
+        self.subscription_calls: CallList[Subscription] = CallList()
         self._acknowledged: set[int] = set()
         self._subscribers: dict[str, list[Handler]] = {}
         self._queue: deque[Event] = deque()
@@ -188,9 +198,11 @@ class RecordingEventBus:
     def subscribe(self, event_name: str, handler: Handler) -> None:
         """Add ``handler`` for ``event_name`` (a handler may be added twice, as on the platform)."""
         self._subscribers.setdefault(event_name, []).append(handler)
+        self.subscription_calls.append(Subscription("subscribe", event_name, handler))
 
     def unsubscribe(self, event_name: str, handler: Handler) -> None:
         """Remove ``handler``; ``ValueError`` if it is not subscribed, as on the platform."""
+        self.subscription_calls.append(Subscription("unsubscribe", event_name, handler))
         if event_name in self._subscribers:
             self._subscribers[event_name].remove(handler)
 

@@ -22,7 +22,11 @@ class ManifestError(NexusTestkitError):
     was expected.
     """
 
-    def __init__(self, path: Path | str, where: str | None, problem: str) -> None:
+    def __init__(
+        self, path: Path | str, where: str | None, problem: str, *, kind: str = "schema"
+    ) -> None:
+        #: "file" (missing or unreadable), "syntax" (not a UTF-8 JSON object) or "schema".
+        self.kind = kind
         self.path = Path(path)
         self.where = where
         self.problem = problem
@@ -33,7 +37,12 @@ class ManifestError(NexusTestkitError):
 class PluginLoadError(NexusTestkitError):
     """plugin.py cannot be imported, or no plugin instance can be built from it."""
 
-    def __init__(self, path: Path | str, problem: str, details: str = "") -> None:
+    def __init__(
+        self, path: Path | str, problem: str, details: str = "", *, stage: str = "import"
+    ) -> None:
+        #: "import" (plugin.py did not import), "instance" (no instance could be
+        #: built) or "interface" (the instance lacks the plugin interface).
+        self.stage = stage
         self.path = Path(path)
         self.problem = problem
         self.details = details
@@ -59,7 +68,10 @@ class PluginStartError(NexusTestkitError):
         details: str = "",
         log_lines: list[str] | None = None,
         cause: BaseException | None = None,
+        stage: str = "initialize",
     ) -> None:
+        #: "initialize" or "routes" (get_api_routes failed or returned no routers).
+        self.stage = stage
         self.path = Path(path)
         self.problem = problem
         self.details = details

@@ -363,7 +363,12 @@ class PluginHost:
         self._instance_up = True
 
     def _start_error(
-        self, problem: str, cause: BaseException | None, details: str = ""
+        self,
+        problem: str,
+        cause: BaseException | None,
+        details: str = "",
+        *,
+        stage: str = "initialize",
     ) -> PluginStartError:
         assert self.loaded is not None
         return PluginStartError(
@@ -372,6 +377,7 @@ class PluginHost:
             details=self.masker(details),
             log_lines=self.log_lines(),
             cause=cause,
+            stage=stage,
         )
 
     async def _mount(self) -> None:
@@ -386,18 +392,37 @@ class PluginHost:
                 f"get_api_routes() raised {type(exc).__name__}: {exc}",
                 exc,
                 _frames(exc, self.directory),
+                stage="routes",
             ) from None
-        routers = list(routers or [])
+        if routers is None:
+            routers = []
+        if not isinstance(routers, (list, tuple)):
+            raise self._start_error(
+                f"get_api_routes() returned {type(routers).__name__}; expected a list of "
+                "fastapi.APIRouter",
+                None,
+                stage="routes",
+            )
         bad = [r for r in routers if not isinstance(r, APIRouter)]
         if bad:
             raise self._start_error(
-                f"get_api_routes() returned {bad[0]!r}; expected a list of fastapi.APIRouter", None
+                f"get_api_routes() returned {bad[0]!r}; expected a list of fastapi.APIRouter",
+                None,
+                stage="routes",
             )
         app = FastAPI(title=f"{self.name} under nexus-testkit")
-        for router in routers:
-            # include_router adds router.prefix after this one, which is the
-            # documented mount point /api/plugins/{name}{router.prefix}.
-            app.include_router(router, prefix=self.prefix, tags=[self.name])
+        try:
+            for router in routers:
+                # include_router adds router.prefix after this one, which is the
+                # documented mount point /api/plugins/{name}{router.prefix}.
+                app.include_router(router, prefix=self.prefix, tags=[self.name])
+        except Exception as exc:
+            raise self._start_error(
+                f"mounting the routers failed: {type(exc).__name__}: {exc}",
+                exc,
+                _frames(exc, self.directory),
+                stage="routes",
+            ) from None
         self.app = app
         self._tracker.paused += 1
         try:

@@ -233,6 +233,7 @@ def _build_instance(module: types.ModuleType, file: Path) -> tuple[Any, str]:
             raise PluginLoadError(
                 file,
                 "no plugin found: define create_plugin() or a class whose name ends in 'Plugin'",
+                stage="instance",
             )
         factory, how = cls, f"{cls.__name__}()"
     try:
@@ -241,15 +242,21 @@ def _build_instance(module: types.ModuleType, file: Path) -> tuple[Any, str]:
         raise
     except BaseException as exc:
         raise PluginLoadError(
-            file, f"{how} raised {_describe(exc)}", _plugin_frames(exc, file.parent)
+            file,
+            f"{how} raised {_describe(exc)}",
+            _plugin_frames(exc, file.parent),
+            stage="instance",
         ) from None
     if instance is None:
-        raise PluginLoadError(file, f"{how} returned None; expected a plugin instance")
+        raise PluginLoadError(
+            file, f"{how} returned None; expected a plugin instance", stage="instance"
+        )
     missing = [m for m in PLUGIN_INTERFACE if not callable(getattr(instance, m, None))]
     if missing:
         raise PluginLoadError(
             file,
             f"{how} returned {type(instance).__name__!s}, which lacks the plugin interface "
             f"(missing: {', '.join(missing)}); subclass nexus.plugins.BasePlugin",
+            stage="interface",
         )
     return instance, how

@@ -197,25 +197,30 @@ def _read_json_object(file: Path) -> dict[str, Any]:
         size = file.stat().st_size
     except FileNotFoundError:
         raise ManifestError(
-            file, None, "file not found; a plugin directory needs a manifest.json"
+            file, None, "file not found; a plugin directory needs a manifest.json", kind="file"
         ) from None
     except OSError as exc:
-        raise ManifestError(file, None, f"cannot be read: {exc.strerror or exc}") from None
+        raise ManifestError(
+            file, None, f"cannot be read: {exc.strerror or exc}", kind="file"
+        ) from None
     if not file.is_file():
-        raise ManifestError(file, None, "is not a regular file")
+        raise ManifestError(file, None, "is not a regular file", kind="file")
     if size > MAX_MANIFEST_BYTES:
         raise ManifestError(
             file,
             None,
             f"is {size / 1e6:.1f} MB; manifests larger than "
             f"{MAX_MANIFEST_BYTES // (1024 * 1024)} MiB are refused (is this the right file?)",
+            kind="syntax",
         )
     try:
         blob = file.read_bytes()
     except OSError as exc:
-        raise ManifestError(file, None, f"cannot be read: {exc.strerror or exc}") from None
+        raise ManifestError(
+            file, None, f"cannot be read: {exc.strerror or exc}", kind="file"
+        ) from None
     if not blob.strip():
-        raise ManifestError(file, None, "file is empty; expected a JSON object")
+        raise ManifestError(file, None, "file is empty; expected a JSON object", kind="syntax")
     try:
         text = blob.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -225,20 +230,27 @@ def _read_json_object(file: Path) -> dict[str, Any]:
             f"line {line}",
             f"is not valid UTF-8 (byte 0x{blob[exc.start]:02x} at offset {exc.start}); "
             "save the file as UTF-8",
+            kind="syntax",
         ) from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ManifestError(
-            file, f"line {exc.lineno}, column {exc.colno}", f"invalid JSON: {exc.msg}"
+            file,
+            f"line {exc.lineno}, column {exc.colno}",
+            f"invalid JSON: {exc.msg}",
+            kind="syntax",
         ) from None
     except RecursionError:
         raise ManifestError(
-            file, None, "invalid JSON: nested too deeply to be a manifest"
+            file, None, "invalid JSON: nested too deeply to be a manifest", kind="syntax"
         ) from None
     if not isinstance(data, dict):
         raise ManifestError(
-            file, None, f"expected a JSON object at the top level, got {_json_type(data)}"
+            file,
+            None,
+            f"expected a JSON object at the top level, got {_json_type(data)}",
+            kind="syntax",
         )
     return data
 

@@ -1,0 +1,125 @@
+"""Command line: ``python -m nexus_testkit check DIR [DIR ...]`` and ``... checks``.
+
+Exit status of ``check``: 0 when no error-level check failed (with
+``--strict``, no warning either), 1 when one did, 2 for a usage error or a
+path that is not a plugin directory at all (neither manifest.json nor
+plugin.py); the other plugins of the run are still checked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _skip_arg(text: str) -> tuple[str, str]:
+    check_id, sep, reason = text.partition("=")
+    if not sep:
+        check_id, sep, reason = text.partition(":")
+    if not sep or not reason.strip():
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected CHECK_ID=REASON (a reason is required)"
+        )
+    return check_id.strip(), reason.strip()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m nexus_testkit",
+        description="Test harness for Nexus Platform plugins.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    check = sub.add_parser("check", help="run the lifecycle contract against plugin directories")
+    check.add_argument("paths", nargs="+", metavar="DIR", help="plugin directories")
+    check.add_argument("--json", action="store_true", help="print the JSON report")
+    check.add_argument("--output", metavar="FILE", help="also write the JSON report to FILE")
+    check.add_argument("--strict", action="store_true", help="warnings fail too")
+    check.add_argument("-v", "--verbose", action="store_true", help="list passed checks too")
+    check.add_argument(
+        "--skip",
+        action="append",
+        type=_skip_arg,
+        default=[],
+        metavar="ID=REASON",
+        help="skip a check, with the reason (repeatable)",
+    )
+    check.add_argument("--timeout", type=float, default=5.0, help="seconds per lifecycle call (5)")
+    check.add_argument(
+        "--examples", type=int, default=25, help="invalid configurations tried at most (25)"
+    )
+    checks = sub.add_parser("checks", help="list the contract's checks")
+    checks.add_argument("--markdown", action="store_true", help="as the Markdown table of the docs")
+    return parser
+
+
+def _not_a_plugin(path: Path) -> str | None:
+    if not path.exists():
+        return f"{path}: no such directory"
+    if not path.is_dir():
+        return f"{path}: is a file, not a plugin directory"
+    if not (path / "manifest.json").exists() and not (path / "plugin.py").exists():
+        return f"{path}: not a plugin directory (neither manifest.json nor plugin.py)"
+    return None
+
+
+def _write(path: str | None, text: str) -> None:
+    if path:
+        Path(path).write_text(text + "\n")
+
+
+async def _check(args: argparse.Namespace) -> int:
+    from ._contract import ContractOptions, PluginReport, run_contract
+    from ._report import report_json, report_text
+
+    try:
+        options = ContractOptions(
+            timeout=args.timeout, skip=dict(args.skip), examples=args.examples
+        )
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    reports: list[PluginReport] = []
+    errors: list[dict[str, Any]] = []
+    for raw in args.paths:
+        path = Path(raw)
+        problem = _not_a_plugin(path)
+        if problem:
+            errors.append({"path": str(path), "error": problem})
+            print(f"error: {problem}", file=sys.stderr)
+            continue
+        reports.append(await run_contract(path, options))
+        # Written after each plugin: a run that dies halfway leaves a valid report.
+        _write(args.output, report_json(reports, errors))
+    _write(args.output, report_json(reports, errors))
+    if args.json:
+        print(report_json(reports, errors))
+    elif reports:
+        print(report_text(reports, verbose=args.verbose))
+    if errors:
+        return EXIT_USAGE
+    return EXIT_OK if all(r.ok(strict=args.strict) for r in reports) else EXIT_FAILED
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "checks":
+        from ._checks import CHECKS
+        from ._report import checks_markdown
+
+        if args.markdown:
+            print(checks_markdown(), end="")
+        else:
+            for c in CHECKS:
+                print(f"{c.id:34} {c.severity:8} {c.description}")
+        return EXIT_OK
+    return asyncio.run(_check(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
