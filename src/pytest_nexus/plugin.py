@@ -61,6 +61,7 @@ MARKERS = (
     "defaults; a value of None removes the key.",
     "nexus_host(**options): host options for this test: timeout, fidelity ('memory' or "
     "'sql'), delivery ('inline' or 'queued'), allow_handler_errors, raise_app_exceptions.",
+    "nexus_contract: an item of the lifecycle contract (added by --nexus-plugin).",
 )
 
 
@@ -89,6 +90,31 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="FIDELITY",
         help="data store fidelity of the nexus fixtures: memory (default) or sql.",
     )
+    group.addoption(
+        "--nexus-strict",
+        action="store_true",
+        default=False,
+        help="warning-level contract checks fail the run too.",
+    )
+    group.addoption(
+        "--nexus-skip",
+        action="append",
+        default=[],
+        metavar="ID=REASON",
+        help="skip a contract check, with the reason (repeatable); the skip shows in every report.",
+    )
+    group.addoption(
+        "--nexus-examples",
+        default=None,
+        metavar="N",
+        help="number of generated examples per property-based contract check (default 25).",
+    )
+    parser.addini(
+        "nexus_skip",
+        type="linelist",
+        default=[],
+        help="contract checks to skip, one 'ID=REASON' per line.",
+    )
     parser.addini(
         "nexus_plugins",
         type="linelist",
@@ -103,6 +129,22 @@ def pytest_configure(config: pytest.Config) -> None:
     for marker in MARKERS:
         config.addinivalue_line("markers", marker)
     config.stash[_SETTINGS_KEY] = _Settings.from_config(config)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    # tryfirst: the items must exist before -k and -m deselect.
+    settings = config.stash[_SETTINGS_KEY]
+    if settings.contract_plugins:
+        from ._contract import contract_items
+
+        items.extend(
+            contract_items(
+                session, settings.contract_plugins, settings.contract_options(), settings.strict
+            )
+        )
 
 
 @pytest.hookimpl(wrapper=True)
@@ -131,11 +173,31 @@ def pytest_runtest_makereport(
 class _Settings:
     """Session-wide settings from the command line and ini file, validated once."""
 
-    def __init__(self, plugins: list[Path], timeout: float, fidelity: str, rootpath: Path) -> None:
+    def __init__(
+        self,
+        plugins: list[Path],
+        timeout: float,
+        fidelity: str,
+        rootpath: Path,
+        *,
+        contract_plugins: list[Path] | None = None,
+        skip: dict[str, str] | None = None,
+        strict: bool = False,
+        examples: int = 25,
+    ) -> None:
         self.plugins = plugins
         self.timeout = timeout
         self.fidelity = fidelity
         self.rootpath = rootpath
+        self.contract_plugins = contract_plugins or []
+        self.skip = skip or {}
+        self.strict = strict
+        self.examples = examples
+
+    def contract_options(self) -> Any:
+        from nexus_testkit._contract import ContractOptions
+
+        return ContractOptions(timeout=self.timeout, skip=self.skip, examples=self.examples)
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> _Settings:
@@ -148,7 +210,92 @@ class _Settings:
                 f"{', '.join(FIDELITIES)}."
             )
         plugins = [Path(p) for p in config.getoption("nexus_plugin")]
-        return cls(plugins, timeout, fidelity, config.rootpath)
+        from_ini = _ini_plugins(config)
+        contract_plugins = []
+        for given, path in [(f"--nexus-plugin={p}", p) for p in plugins] + from_ini:
+            _check_plugin_dir(given, path)
+            if path not in contract_plugins:
+                contract_plugins.append(path)
+        skip = dict(_parse_skip(s, "--nexus-skip") for s in config.getoption("nexus_skip"))
+        for line in config.getini("nexus_skip"):
+            skip.setdefault(*_parse_skip(line, "nexus_skip"))
+        _check_skip_ids(skip)
+        examples = _parse_examples(config.getoption("nexus_examples"))
+        return cls(
+            plugins or [p for _, p in from_ini],
+            timeout,
+            fidelity,
+            config.rootpath,
+            contract_plugins=contract_plugins,
+            skip=skip,
+            strict=bool(config.getoption("nexus_strict")),
+            examples=examples,
+        )
+
+
+def _ini_plugins(config: pytest.Config) -> list[tuple[str, Path]]:
+    base = config.inipath.parent if config.inipath else config.rootpath
+    found: list[tuple[str, Path]] = []
+    for pattern in config.getini("nexus_plugins"):
+        matches = (
+            sorted(p for p in base.glob(pattern) if p.is_dir())
+            if any(c in pattern for c in "*?[")
+            else [base / pattern]
+        )
+        if not matches:
+            raise pytest.UsageError(f"nexus_plugins: {pattern!r} matches no directory under {base}")
+        found.extend((f"nexus_plugins: {pattern}", m) for m in matches)
+    return found
+
+
+def _check_plugin_dir(given: str, path: Path) -> None:
+    if not path.exists():
+        raise pytest.UsageError(f"{given}: no such directory")
+    if not path.is_dir():
+        raise pytest.UsageError(f"{given}: is a file; expected a plugin directory")
+    if not (path / "manifest.json").exists() and not (path / "plugin.py").exists():
+        raise pytest.UsageError(
+            f"{given}: not a plugin directory (it holds neither manifest.json nor plugin.py)"
+        )
+
+
+def _parse_skip(text: str, origin: str) -> tuple[str, str]:
+    check_id, sep, reason = text.partition("=")
+    if not sep:
+        check_id, sep, reason = text.partition(":")
+    if not sep or not reason.strip():
+        raise pytest.UsageError(
+            f"{origin}: {text!r} is not a valid skip. Valid form: CHECK_ID=REASON "
+            "(a reason is required, so that the opt-out shows in every report)."
+        )
+    return check_id.strip(), reason.strip()
+
+
+def _check_skip_ids(skip: dict[str, str]) -> None:
+    if not skip:
+        return
+    from nexus_testkit._checks import CHECKS_BY_ID
+
+    unknown = sorted(set(skip) - set(CHECKS_BY_ID))
+    if unknown:
+        raise pytest.UsageError(
+            f"{', '.join(map(repr, unknown))} is not a contract check. Valid checks: "
+            f"{', '.join(CHECKS_BY_ID)}."
+        )
+
+
+def _parse_examples(text: str | None) -> int:
+    if text is None:
+        return 25
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise pytest.UsageError(
+            f"{text!r} is not a valid number of examples. Valid values: a whole number from 1."
+        )
+    return value
 
 
 def _parse_timeout(text: str) -> float:

@@ -1,0 +1,182 @@
+"""The contract as pytest items: one item per check per plugin.
+
+Imported only when ``--nexus-plugin`` or the ``nexus_plugins`` ini option
+names a plugin, or when a test module calls :func:`contract_tests`.  The
+first item of a plugin runs the whole contract once (in its own event
+loop); each item then reports its check's outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import warnings
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nexus_testkit import NexusLeftoverWarning
+from nexus_testkit._checks import CHECKS, CHECKS_BY_ID, Check
+from nexus_testkit._contract import ContractOptions, PluginReport, run_contract
+
+__all__ = ["ContractFailure", "NexusContractWarning", "contract_items", "contract_tests"]
+
+
+class NexusContractWarning(NexusLeftoverWarning):
+    """A warning-level contract check did not pass."""
+
+
+NexusContractWarning.__module__ = "pytest_nexus"
+
+_reports: dict[tuple[Any, ...], PluginReport] = {}
+
+
+def _report(path: Path, options: ContractOptions) -> PluginReport:
+    key = (
+        path.resolve(),
+        options.timeout,
+        tuple(sorted(options.skip.items())),
+        options.examples,
+        options.blocking_threshold,
+    )
+    report = _reports.get(key)
+    if report is None:
+        report = asyncio.run(run_contract(path, options))
+        _reports[key] = report
+    return report
+
+
+class ContractFailure(Exception):
+    """An error-level check failed (or a warning, under ``--nexus-strict``)."""
+
+
+def _outcome(report: PluginReport, check: Check, strict: bool) -> None:
+    """Turn one check's result into a pytest outcome."""
+    __tracebackhide__ = True
+    if report.error is not None:
+        raise ContractFailure(f"{report.path}: {report.error}")
+    result = report.result(check.id)
+    label = f"{report.name or report.path} {check.id}"
+    if result.outcome == "skipped":
+        pytest.skip(f"{label}: {result.message}")
+    if result.outcome == "failed" or (result.outcome == "warning" and strict):
+        raise ContractFailure(f"{label} ({check.severity}): {check.description}\n{result.message}")
+    if result.outcome == "warning":
+        warnings.warn(
+            NexusContractWarning(f"{label}: {result.message}\nFix: {check.fix}"), stacklevel=1
+        )
+
+
+class ContractItem(pytest.Item):
+    """One check of one plugin."""
+
+    def __init__(
+        self, *, check: Check, plugin_dir: Path, options: ContractOptions, strict: bool, **kw: Any
+    ) -> None:
+        super().__init__(**kw)
+        self.check = check
+        self.plugin_dir = plugin_dir
+        self.options = options
+        self.strict = strict
+        self.add_marker(pytest.mark.nexus_contract)
+
+    def runtest(self) -> None:
+        _outcome(_report(self.plugin_dir, self.options), self.check, self.strict)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, ContractFailure):
+            return f"{excinfo.value}\nFix: {self.check.fix}"
+        return str(super().repr_failure(excinfo, style=style))
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, f"nexus contract {self.plugin_dir.name}: {self.check.id}"
+
+
+class ContractFile(pytest.File):
+    """The checks of one plugin directory (node id ``<dir>/manifest.json::<check id>``)."""
+
+    def __init__(
+        self, *, plugin_dir: Path, options: ContractOptions, strict: bool, **kw: Any
+    ) -> None:
+        super().__init__(**kw)
+        self.plugin_dir = plugin_dir
+        self.options = options
+        self.strict = strict
+        # -k <plugin directory name> selects a plugin's checks.
+        self.keywords[plugin_dir.name] = True
+
+    def collect(self) -> Iterator[pytest.Item]:
+        for check in CHECKS:
+            yield ContractItem.from_parent(
+                self,
+                name=check.id,
+                check=check,
+                plugin_dir=self.plugin_dir,
+                options=self.options,
+                strict=self.strict,
+            )
+
+
+def contract_items(
+    session: pytest.Session, plugins: list[Path], options: ContractOptions, strict: bool
+) -> list[pytest.Item]:
+    items: list[pytest.Item] = []
+    for plugin_dir in plugins:
+        manifest = (plugin_dir / "manifest.json").absolute()
+        try:
+            nodeid = manifest.relative_to(session.config.rootpath).as_posix()
+        except ValueError:
+            nodeid = manifest.as_posix()
+        node = ContractFile.from_parent(
+            session,
+            path=manifest,
+            nodeid=nodeid,
+            plugin_dir=plugin_dir,
+            options=options,
+            strict=strict,
+        )
+        items.extend(node.collect())
+    return items
+
+
+def contract_tests(
+    plugin_dir: str | Path,
+    *,
+    skip: Mapping[str, str] | None = None,
+    strict: bool = False,
+    timeout: float = 5.0,
+    examples: int = 25,
+) -> type:
+    """A test class running the contract against ``plugin_dir``, one test per check.
+
+    In a plugin's own test module::
+
+        from pytest_nexus import contract_tests
+
+        TestContract = contract_tests("plugins/my_plugin", skip={"routes.get_ok": "needs auth"})
+
+    A relative ``plugin_dir`` is taken from the current directory, then from
+    the directory of the calling module.
+    """
+    import inspect
+
+    path = Path(plugin_dir)
+    if not path.is_absolute() and not path.exists():
+        caller = inspect.stack()[1].filename
+        candidate = Path(caller).parent / path
+        if candidate.exists():
+            path = candidate
+    options = ContractOptions(timeout=timeout, skip=dict(skip or {}), examples=examples)
+    for check_id in options.skip:
+        CHECKS_BY_ID[check_id]  # validated by ContractOptions already
+
+    @pytest.mark.parametrize("check", CHECKS, ids=[c.id for c in CHECKS])
+    def test_contract(self: object, check: Check) -> None:
+        __tracebackhide__ = True
+        try:
+            _outcome(_report(path, options), check, strict)
+        except ContractFailure as exc:
+            pytest.fail(f"{exc}\nFix: {check.fix}", pytrace=False)
+
+    return type("NexusContract", (), {"test_contract": test_contract, "__test__": True})
