@@ -27,6 +27,11 @@ needs_platform = pytest.mark.skipif(
 #: A plugin body that needs no platform: anything BasePlugin-shaped is hosted.
 MINIMAL_PLUGIN = """
 from fastapi import APIRouter
+from pydantic import BaseModel
+
+
+class Health(BaseModel):
+    healthy: bool
 
 
 class MiniPlugin:
@@ -58,7 +63,7 @@ class MiniPlugin:
         return {"collections": {}}
 
     async def health_check(self):
-        return {"healthy": self.initialized}
+        return Health(healthy=self.initialized)
 
 
 def create_plugin():

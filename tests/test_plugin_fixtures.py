@@ -7,6 +7,8 @@ import textwrap
 
 import pytest
 
+from nexus_testkit._checks import CHECKS
+
 from ._helpers import EXAMPLES, MINIMAL_PLUGIN, minimal_manifest, needs_platform, write_plugin
 
 INI_AUTO = """
@@ -77,7 +79,8 @@ def test_plugin_from_the_command_line(project: pytest.Pytester) -> None:
     project.makepyfile(
         test_it="def test_path(nexus_manifest):\n    assert nexus_manifest.name == 'mini'\n"
     )
-    project.runpytest("--nexus-plugin=plugins/mini", "test_it.py").assert_outcomes(passed=1)
+    result = project.runpytest("--nexus-plugin=plugins/mini", "test_it.py", "-rf")
+    result.assert_outcomes(passed=1 + len(CHECKS))  # the contract runs too
 
 
 def test_no_plugin_found_says_how_to_name_one(project: pytest.Pytester) -> None:

@@ -45,6 +45,8 @@ _DELIVERY_MODES: tuple[Delivery, ...] = ("inline", "queued")
 #: An event handler that publishes the event it handles would recurse forever
 #: with inline delivery; past this depth the cascade is cut and recorded.
 MAX_CASCADE_DEPTH = 64
+#: Queued delivery has no depth; a runaway cascade is cut after this many events.
+MAX_DRAIN_EVENTS = 1_000
 
 
 def _utcnow() -> datetime:
@@ -213,7 +215,23 @@ class RecordingEventBus:
 
         Returns at once with inline delivery, so tests may call it in either mode.
         """
+        budget = len(self._queue) + MAX_DRAIN_EVENTS
         while self._queue:
+            if budget == 0:
+                event = self._queue[0]
+                handlers = self._subscribers.get(event.name) or [drain_cut]
+                self._fail(
+                    event,
+                    handlers[0],
+                    RecursionError(
+                        f"drain() delivered {MAX_DRAIN_EVENTS} events published by handlers "
+                        f"and the queue still grows ({len(self._queue)} pending, next "
+                        f"{event.name!r}): handlers keep publishing"
+                    ),
+                )
+                self._queue.clear()
+                return
+            budget -= 1
             await self._deliver(self._queue.popleft())
 
     @property
@@ -245,23 +263,23 @@ class RecordingEventBus:
             self._depth -= 1
 
     async def _call(self, handler: Handler, event: Event) -> None:
+        deadline: asyncio.Timeout | None = None
         try:
             if inspect.iscoroutinefunction(handler):
                 if self.handler_timeout is None:
                     await handler(event)
                 else:
-                    async with asyncio.timeout(self.handler_timeout):
+                    async with asyncio.timeout(self.handler_timeout) as deadline:
                         await handler(event)
             else:
                 result = handler(event)
                 if inspect.isawaitable(result):
                     raise_unawaited(result)
-        except TimeoutError:
-            self._fail(
-                event,
-                handler,
-                TimeoutError(f"handler did not return within {self.handler_timeout:g} s"),
-            )
+        except TimeoutError as exc:
+            failure: BaseException = exc  # a handler's own TimeoutError is kept as raised
+            if deadline is not None and deadline.expired():
+                failure = TimeoutError(f"handler did not return within {self.handler_timeout:g} s")
+            self._fail(event, handler, failure)
         except (KeyboardInterrupt, asyncio.CancelledError, GeneratorExit):
             raise
         except BaseException as exc:  # SystemExit in a handler must not end the run
@@ -397,6 +415,10 @@ class RecordingEventBus:
             f"<RecordingEventBus delivery={self.delivery} published={len(self.published)} "
             f"subscriptions={sum(len(h) for h in self._subscribers.values())}>"
         )
+
+
+def drain_cut(event: Event) -> None:
+    """Stands for "no handler" in the failure recorded when drain() cuts a cascade."""
 
 
 def raise_unawaited(awaitable: Any) -> None:

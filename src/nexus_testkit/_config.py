@@ -10,6 +10,8 @@ changes its types) and records every ``set_config`` write here.
 
 from __future__ import annotations
 
+import copy
+import math
 import uuid
 from collections.abc import Mapping
 from typing import Any, NamedTuple
@@ -38,14 +40,15 @@ def resolve_config(
     that are required and were given no value at all get a deterministic
     placeholder of the right type (see :func:`placeholder_value`).
     """
-    config: dict[str, Any] = manifest.defaults() if manifest is not None else {}
+    # Deep copies: a plugin mutating its config must not change the manifest.
+    config: dict[str, Any] = copy.deepcopy(manifest.defaults()) if manifest is not None else {}
     removed: set[str] = set()
     for key, value in (overrides or {}).items():
         if value is None:
             config.pop(key, None)
             removed.add(key)
         else:
-            config[key] = value
+            config[key] = copy.deepcopy(value)
     if manifest is not None:
         for key, option in manifest.configuration.items():
             if option.required and key not in config and key not in removed:
@@ -75,15 +78,22 @@ def placeholder_value(option: ConfigOption) -> Any:
     """
     if option.enum:
         return option.enum[0]
-    if option.type in ("integer", "number"):
-        value: float = 1
-        if option.minimum is not None and value < option.minimum:
-            value = option.minimum
-        if option.maximum is not None and value > option.maximum:
-            value = option.maximum
-        if option.type == "integer":
-            return int(value) if float(value).is_integer() else int(value) + 1
-        return float(value)
+    if option.type == "integer":
+        low = math.ceil(option.minimum) if option.minimum is not None else None
+        high = math.floor(option.maximum) if option.maximum is not None else None
+        value = 1
+        if low is not None and value < low:
+            value = low
+        if high is not None and value > high:
+            value = high
+        return value
+    if option.type == "number":
+        number = 1.0
+        if option.minimum is not None and number < option.minimum:
+            number = float(option.minimum)
+        if option.maximum is not None and number > option.maximum:
+            number = float(option.maximum)
+        return number
     if option.type == "boolean":
         return True
     if option.type == "array":
@@ -129,7 +139,8 @@ class ConfigStore:
     def for_instance(self, category: str, name: str) -> dict[str, Any]:
         """A fresh ``plugin.config`` dict for a new instance named ``category.name``."""
         self._prefix = f"plugins.{category}.{name}.config."
-        self._live = dict(self.values)
+        # Deep: an instance appending to a configured list must not change the next one's.
+        self._live = copy.deepcopy(self.values)
         return self._live
 
     @property

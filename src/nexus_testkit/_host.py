@@ -24,7 +24,6 @@ when this module is imported.
 from __future__ import annotations
 
 import logging
-import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +37,7 @@ from ._errors import (
     PluginStartError,
     PluginTimeoutError,
 )
-from ._loader import LoadedPlugin, import_plugin
+from ._loader import LoadedPlugin, import_plugin, plugin_frames
 from ._manifest import Manifest, load_manifest
 from ._mask import Masker
 from ._services import RecordingServiceRegistry
@@ -352,7 +351,7 @@ class PluginHost:
             raise self._start_error(
                 f"initialize() raised {type(exc).__name__}: {exc}",
                 exc,
-                _frames(exc, loaded.directory),
+                plugin_frames(exc, loaded.directory),
             ) from None
         if result is not True:
             raise self._start_error(
@@ -391,7 +390,7 @@ class PluginHost:
             raise self._start_error(
                 f"get_api_routes() raised {type(exc).__name__}: {exc}",
                 exc,
-                _frames(exc, self.directory),
+                plugin_frames(exc, self.directory),
                 stage="routes",
             ) from None
         if routers is None:
@@ -420,7 +419,7 @@ class PluginHost:
             raise self._start_error(
                 f"mounting the routers failed: {type(exc).__name__}: {exc}",
                 exc,
-                _frames(exc, self.directory),
+                plugin_frames(exc, self.directory),
                 stage="routes",
             ) from None
         self.app = app
@@ -507,13 +506,6 @@ class PluginHost:
     def __repr__(self) -> str:
         state = "closed" if self._closed else ("running" if self._started else "new")
         return f"<PluginHost {self.name!r} {state} path={str(self.directory)!r}>"
-
-
-def _frames(exc: BaseException, directory: Path) -> str:
-    frames = traceback.extract_tb(exc.__traceback__)
-    root = str(directory.resolve())
-    own = [f for f in frames if f.filename.startswith(root)]
-    return "".join(traceback.format_list(own or frames[-3:])).rstrip()
 
 
 class HostFactory:

@@ -14,6 +14,7 @@ always read again.
 
 from __future__ import annotations
 
+import importlib.abc
 import importlib.machinery
 import importlib.util
 import itertools
@@ -61,6 +62,25 @@ class _CachingLoader(importlib.machinery.SourceFileLoader):
             code = compile(source, path, "exec", dont_inherit=True)
             _code_cache[key] = code
         return code
+
+
+class _DirectoryPackageLoader(importlib.abc.Loader):
+    """Loader of a plugin directory without ``__init__.py``: nothing to execute,
+    but ``importlib.resources.files(__package__)`` finds the directory."""
+
+    def __init__(self, directory: Path) -> None:
+        self.path = str(directory / "__init__.py")  # FileReader takes the parent
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> None:
+        return None
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        return None
+
+    def get_resource_reader(self, name: str) -> Any:
+        from importlib.readers import FileReader
+
+        return FileReader(self)  # type: ignore[arg-type]
 
 
 @dataclass
@@ -112,13 +132,21 @@ def _safe(name: str) -> str:
     return re.sub(r"\W", "_", name) or "plugin"
 
 
-def _plugin_frames(exc: BaseException, directory: Path) -> str:
+def plugin_frames(exc: BaseException, directory: Path) -> str:
     """The traceback of ``exc`` limited to frames in the plugin's own files."""
     frames = traceback.extract_tb(exc.__traceback__)
-    root = str(directory.resolve())
-    own = [f for f in frames if f.filename.startswith(root)]
+    root = directory.resolve()
+    own = [f for f in frames if _inside(f.filename, root)]
     lines = traceback.format_list(own or frames[-3:])
     return "".join(lines).rstrip()
+
+
+def _inside(filename: str, root: Path) -> bool:
+    try:
+        Path(filename).resolve().relative_to(root)
+    except (ValueError, OSError):
+        return False
+    return True
 
 
 def _describe(exc: BaseException) -> str:
@@ -198,9 +226,13 @@ def _import(package: str, directory: Path, file: Path) -> types.ModuleType:
         if init.is_file():
             _load_module(package, init, package_dir=directory)
         else:
-            pkg = types.ModuleType(package)
-            pkg.__path__ = [str(directory)]
-            pkg.__package__ = package
+            # A package without __init__.py, with a spec so that importlib.resources
+            # and relative imports work as they do for plugins.<category>.<name>.
+            spec = importlib.machinery.ModuleSpec(
+                package, _DirectoryPackageLoader(directory), is_package=True
+            )
+            spec.submodule_search_locations = [str(directory)]
+            pkg = importlib.util.module_from_spec(spec)
             sys.modules[package] = pkg
         current = file
         name = f"{package}.plugin"
@@ -218,7 +250,7 @@ def _import(package: str, directory: Path, file: Path) -> types.ModuleType:
         raise PluginLoadError(
             current,
             f"import failed: {_describe(exc)}{_hint(exc)}",
-            _plugin_frames(exc, directory),
+            plugin_frames(exc, directory),
         ) from None
 
 
@@ -244,7 +276,7 @@ def _build_instance(module: types.ModuleType, file: Path) -> tuple[Any, str]:
         raise PluginLoadError(
             file,
             f"{how} raised {_describe(exc)}",
-            _plugin_frames(exc, file.parent),
+            plugin_frames(exc, file.parent),
             stage="instance",
         ) from None
     if instance is None:

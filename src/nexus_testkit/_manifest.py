@@ -304,6 +304,18 @@ class _Builder:
             self.expect(item, str, f"{where}[{i}]", "a string")
         return tuple(items)
 
+    def length(self, spec: Mapping[str, Any], spellings: tuple[str, ...], where: str) -> int | None:
+        """A string length bound, under whichever spelling the file uses."""
+        for spelling in spellings:
+            if spec.get(spelling) is not None:
+                value = self.expect(spec[spelling], int, f"{where}.{spelling}", "a whole number")
+                if value < 0:
+                    raise self.fail(
+                        f"{where}.{spelling}", f"expected a whole number >= 0, got {value}"
+                    )
+                return int(value)
+        return None
+
     def number(self, value: object, where: str) -> float | None:
         if value is None:
             return None
@@ -471,11 +483,8 @@ def _option(b: _Builder, key: str, entry: object, where: str) -> ConfigOption:
     maximum = spec["max"] if "max" in spec else spec.get("maximum")
     min_name = "min" if "min" in spec else "minimum"
     max_name = "max" if "max" in spec else "maximum"
-    min_length = spec.get("min_length", spec.get("minLength"))
-    max_length = spec.get("max_length", spec.get("maxLength"))
-    for value, label in ((min_length, "min_length"), (max_length, "max_length")):
-        if value is not None:
-            b.expect(value, int, f"{where}.{label}", "a whole number")
+    min_length = b.length(spec, ("min_length", "minLength"), where)
+    max_length = b.length(spec, ("max_length", "maxLength"), where)
     return ConfigOption(
         name=key,
         type=_type_name(b, type_spelling, f"{where}.type"),
@@ -529,8 +538,8 @@ def _from_schema(b: _Builder, schema: Mapping[str, Any], where: str) -> dict[str
             format=b.opt_str(spec, "format", f"{pwhere}."),
             secret=bool(secret),
             description=b.opt_str(spec, "description", f"{pwhere}.") or "",
-            min_length=spec.get("minLength"),
-            max_length=spec.get("maxLength"),
+            min_length=b.length(spec, ("minLength",), pwhere),
+            max_length=b.length(spec, ("maxLength",), pwhere),
             schema=spec,
         )
     return options

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -26,8 +27,13 @@ class Masker:
             if value is None or isinstance(value, bool):
                 continue
             text = str(value)
-            if len(text) >= 4 and text not in self._secrets:
-                self._secrets.append(text)
+            if len(text) < 4:
+                continue
+            # Also the forms repr() and JSON give it inside a message: a secret
+            # with a quote, backslash or tab appears escaped there.
+            for form in (text, repr(text)[1:-1], json.dumps(text)[1:-1]):
+                if form not in self._secrets:
+                    self._secrets.append(form)
         # Longest first, so a secret that contains another is masked whole.
         self._secrets.sort(key=len, reverse=True)
 

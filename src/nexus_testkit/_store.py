@@ -182,6 +182,10 @@ class RecordingDataStore:
         """Call ``observer(key, value)`` on every successful ``set``."""
         self._set_observers.append(observer)
 
+    def _key(self, key: Any) -> Any:
+        # The SQL adapter's key column is text: 1 and "1" are the same row.
+        return str(key) if self.fidelity == "sql" and not isinstance(key, str) else key
+
     # ------------------------------------------------------------ adapter interface
 
     async def connect(self) -> None:
@@ -199,6 +203,7 @@ class RecordingDataStore:
 
     async def get(self, key: str, default: Any = None) -> Any:
         self._check("get", key)
+        key = self._key(key)
         if key in self._data:
             stored = self._data[key]
             result = sql_deserialise(stored) if self.fidelity == "sql" else stored
@@ -209,6 +214,7 @@ class RecordingDataStore:
 
     async def set(self, key: str, value: Any) -> None:
         self._check("set", key)
+        key = self._key(key)
         # json.dumps may raise TypeError for a dict holding a non-JSON value,
         # exactly where the SQL adapter would.
         self._data[key] = sql_serialise(value) if self.fidelity == "sql" else value
@@ -218,11 +224,13 @@ class RecordingDataStore:
 
     async def delete(self, key: str) -> None:
         self._check("delete", key)
+        key = self._key(key)
         self._data.pop(key, None)
         self.operations.append(DataOperation("delete", key, None, None))
 
     async def exists(self, key: str) -> bool:
         self._check("exists", key)
+        key = self._key(key)
         result = key in self._data
         self.operations.append(DataOperation("exists", key, None, result))
         return result

@@ -6,6 +6,17 @@ come from :mod:`nexus_testkit`.  This package stays import-light on purpose:
 pytest imports it in every run.
 """
 
+from typing import Any
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = ["NexusContractWarning", "__version__", "contract_tests"]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy: the contract machinery imports FastAPI and friends.
+    if name in ("contract_tests", "NexusContractWarning"):
+        from . import _contract
+
+        return getattr(_contract, name)
+    raise AttributeError(f"module 'pytest_nexus' has no attribute {name!r}")

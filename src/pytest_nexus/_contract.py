@@ -47,6 +47,16 @@ def _report(path: Path, options: ContractOptions) -> PluginReport:
     return report
 
 
+def _skip(reason: str) -> None:
+    __tracebackhide__ = True
+    try:
+        # Report the skip at the plugin's manifest, not at this line of the harness.
+        skip = pytest.skip.Exception(reason, _use_item_location=True)
+    except TypeError:  # pragma: no cover - pytest without the private flag
+        skip = pytest.skip.Exception(reason)
+    raise skip
+
+
 class ContractFailure(Exception):
     """An error-level check failed (or a warning, under ``--nexus-strict``)."""
 
@@ -59,7 +69,7 @@ def _outcome(report: PluginReport, check: Check, strict: bool) -> None:
     result = report.result(check.id)
     label = f"{report.name or report.path} {check.id}"
     if result.outcome == "skipped":
-        pytest.skip(f"{label}: {result.message}")
+        _skip(f"{label}: {result.message}")
     if result.outcome == "failed" or (result.outcome == "warning" and strict):
         raise ContractFailure(f"{label} ({check.severity}): {check.description}\n{result.message}")
     if result.outcome == "warning":
@@ -90,7 +100,8 @@ class ContractItem(pytest.Item):
         return str(super().repr_failure(excinfo, style=style))
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
-        return self.path, None, f"nexus contract {self.plugin_dir.name}: {self.check.id}"
+        # A line number (0) is required where skips are reported at the item.
+        return self.path, 0, f"nexus contract {self.plugin_dir.name}: {self.check.id}"
 
 
 class ContractFile(pytest.File):
@@ -136,7 +147,14 @@ def contract_items(
             options=options,
             strict=strict,
         )
-        items.extend(node.collect())
+        collected = list(node.collect())
+        # Through the collection hooks, so the terminal's "collected N items" counts them.
+        for item in collected:
+            session.config.hook.pytest_itemcollected(item=item)
+        session.config.hook.pytest_collectreport(
+            report=pytest.CollectReport(node.nodeid, "passed", None, list[Any](collected))
+        )
+        items.extend(collected)
     return items
 
 
