@@ -30,6 +30,8 @@ class Block:
     duration: float
     site: str
     during: str
+    #: The loop was busy importing a module: blocking by nature, usually not the plugin's doing.
+    importing: bool = False
 
 
 def _site(frame: FrameType | None, prefer: tuple[str, ...]) -> str:
@@ -47,6 +49,16 @@ def _site(frame: FrameType | None, prefer: tuple[str, ...]) -> str:
             if wanted is None and not filename.startswith((_STDLIB, _HERE)):
                 return f"{filename}:{f.f_lineno} in {f.f_code.co_name}"
     return "<unknown>"
+
+
+def _importing(frame: FrameType | None) -> bool:
+    # The import machinery's frames (not the program's own <module> frame,
+    # which is at the bottom of every stack).
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib._bootstrap"):
+            return True
+        frame = frame.f_back
+    return False
 
 
 class BlockingMonitor:
@@ -84,7 +96,9 @@ class BlockingMonitor:
             if lag > self.threshold:
                 if current is None:
                     frame = sys._current_frames().get(self._loop_thread)
-                    current = Block(lag, _site(frame, self.prefer), self.during)
+                    current = Block(
+                        lag, _site(frame, self.prefer), self.during, importing=_importing(frame)
+                    )
                     self.blocks.append(current)
                 else:
                     current.duration = lag

@@ -38,7 +38,7 @@ from typing import Any, Literal
 from ._blocking import BlockingMonitor
 from ._bus import RecordingEventBus, handler_name
 from ._checks import CHECKS, CHECKS_BY_ID, KNOWN_PERMISSIONS
-from ._config import ConfigStore, resolve_config
+from ._config import ConfigStore, placeholder_value, resolve_config
 from ._errors import ManifestError, PluginLoadError, PluginStartError, PluginTimeoutError
 from ._host import PluginHost
 from ._loader import LoadedPlugin, import_plugin, platform_plugin_class
@@ -88,13 +88,25 @@ class ContractOptions:
                 f"unknown check id(s) to skip: {', '.join(unknown)}; valid ids: "
                 f"{', '.join(CHECKS_BY_ID)}"
             )
-        missing = [cid for cid, reason in self.skip.items() if not str(reason).strip()]
+        missing = [
+            cid
+            for cid, reason in self.skip.items()
+            if not isinstance(reason, str) or not reason.strip()
+        ]
         if missing:
             raise ValueError(f"skipping a check needs a reason: {', '.join(missing)}")
-        if not self.timeout > 0:
-            raise ValueError(f"timeout must be positive, got timeout={self.timeout!r}")
-        if self.examples < 1:
-            raise ValueError(f"examples must be at least 1, got examples={self.examples!r}")
+        for name in ("timeout", "blocking_threshold"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise ValueError(f"{name} must be a positive number, got {name}={value!r}")
+        if (
+            isinstance(self.examples, bool)
+            or not isinstance(self.examples, int)
+            or self.examples < 1
+        ):
+            raise ValueError(
+                f"examples must be a whole number from 1, got examples={self.examples!r}"
+            )
 
 
 @dataclass
@@ -385,7 +397,14 @@ class _Run:
             if check_value(option, value) is None:
                 self.secret_values[key] = value
         self.masker.add(self.secret_values.values())
-        self.valid_config = resolve_config(manifest, self.secret_values)
+        config = resolve_config(manifest, self.secret_values)
+        # A default that breaks its own rule (manifest.config_defaults) must not
+        # make the plugin look broken when it rightly refuses it.
+        for key, value in list(config.items()):
+            declared = manifest.configuration.get(key)
+            if declared is not None and check_value(declared, value) is not None:
+                config[key] = placeholder_value(declared)
+        self.valid_config = config
 
     # 2. load ------------------------------------------------------------------
 
@@ -518,9 +537,20 @@ class _Run:
             await host.start()
         except PluginStartError as exc:
             if exc.stage == "routes":
+                # initialize() succeeded and the host has shut the plugin down again.
                 self.passed("lifecycle.initialize")
                 self.failed("routes.routers", str(exc))
-                self.skip_rest(("routes",), "get_api_routes() failed")
+                self.leftover_checks(host, started=True)
+                self.skip_rest(
+                    (
+                        "lifecycle",
+                        "config",
+                        "routes",
+                        "health.after_init",
+                        "events.handlers_robust",
+                    ),
+                    "get_api_routes() failed (routes.routers), so the plugin cannot be served",
+                )
             else:
                 self.failed("lifecycle.initialize", str(exc))
                 self.skip_rest(
@@ -533,10 +563,13 @@ class _Run:
                     ),
                     "the plugin did not start (lifecycle.initialize failed)",
                 )
-            self.leftover_checks(host, started=False)
             return False
         except PluginLoadError as exc:  # plugin.py changed between loads
             self.failed("lifecycle.initialize", str(exc))
+            self.skip_rest(
+                ("lifecycle", "config", "routes", "health.after_init", "events.handlers_robust"),
+                "plugin.py could not be loaded again for the host",
+            )
             return False
         self.passed("lifecycle.initialize")
         self.passed("routes.routers")
@@ -679,7 +712,11 @@ class _Run:
                 continue
             self.responses.append((f"GET {path}", _response_text(response)))
             if response.status_code >= 500:
-                errors.append(f"GET {path} answered {response.status_code}: {response.text[:200]}")
+                # Mask before cutting: a cut secret would no longer be recognised.
+                errors.append(
+                    f"GET {path} answered {response.status_code}: "
+                    f"{self.masker(response.text)[:200]}"
+                )
         if errors:
             self.failed("routes.get_ok", _bullets(errors))
         else:
@@ -878,7 +915,7 @@ class _Run:
         else:
             self.passed("permissions.known")
         self.check_secrets(published)
-        blocks = [b for b in self.monitor.blocks if b.during]
+        blocks = [b for b in self.monitor.blocks if b.during and not b.importing]
         if blocks:
             self.warn(
                 "robustness.blocking",
