@@ -298,6 +298,8 @@ class _Run:
             timeout=self.options.timeout,
             raise_app_exceptions=False,
             allow_handler_errors=True,
+            # Raw records: config.secrets looks for the values in them.
+            mask_logs=False,
             **kwargs,
         )
         if host.event_bus not in self.buses:

@@ -23,6 +23,7 @@ when this module is imported.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -42,7 +43,9 @@ from ._manifest import Manifest, load_manifest
 from ._mask import Masker
 from ._services import RecordingServiceRegistry
 from ._store import RecordingDataStore
-from ._tasks import TaskTracker, TrackedTask, run_with_timeout
+from ._blocking import Block, BlockingMonitor
+from ._network import network_guard
+from ._tasks import TaskTracker, TrackedTask, run_with_timeout, where_waiting
 
 if TYPE_CHECKING:
     import httpx
@@ -62,9 +65,12 @@ class Leftovers:
     subscriptions: list[tuple[str, str]] = field(default_factory=list)
     services: list[str] = field(default_factory=list)
     shutdown_errors: list[str] = field(default_factory=list)
+    blocks: list[Block] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.tasks or self.subscriptions or self.services or self.shutdown_errors)
+        return bool(
+            self.tasks or self.subscriptions or self.services or self.shutdown_errors or self.blocks
+        )
 
     def errors(self) -> list[str]:
         """Problems that fail a test: leaked tasks and a shutdown that raised or hung."""
@@ -76,7 +82,84 @@ class Leftovers:
         """Problems worth a warning: handlers and services the plugin did not remove."""
         lines = [f"handler still subscribed to {name!r}: {h}" for name, h in self.subscriptions]
         lines += [f"service still registered: {s!r}" for s in self.services]
+        lines += [
+            f"the event loop was blocked for {b.duration:.2f} s at {b.site}" for b in self.blocks
+        ]
         return lines
+
+
+class _MaskingRecordFactory:
+    """Masks secrets in log records as they are created, so that every handler
+    (pytest's captured-log sections included) sees ``***`` instead."""
+
+    def __init__(self, previous: Any, masker: Masker) -> None:
+        self.previous = previous
+        self.masker: Masker | None = masker
+
+    @classmethod
+    def install(cls, masker: Masker) -> _MaskingRecordFactory:
+        factory = cls(logging.getLogRecordFactory(), masker)
+        logging.setLogRecordFactory(factory)
+        return factory
+
+    def uninstall(self) -> None:
+        if logging.getLogRecordFactory() is self:
+            logging.setLogRecordFactory(self.previous)
+        else:  # another factory was installed over ours: make ours inert
+            self.masker = None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
+        record: logging.LogRecord = self.previous(*args, **kwargs)
+        masker = self.masker
+        if not masker:
+            return record
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string is the handler's to report
+            return record
+        if masker.contains_secret(message):
+            record.msg, record.args = masker(message), None
+        if record.exc_info and record.exc_info[1] is not None:
+            text = logging.Formatter().formatException(record.exc_info)
+            if masker.contains_secret(text):
+                record.exc_text = masker(text)
+        return record
+
+
+def _transport_class() -> Any:
+    import httpx
+
+    class _HostTransport(httpx.ASGITransport):
+        """ASGI transport whose requests time out, saying where the route was stuck."""
+
+        request_timeout: float | None = None
+        prefer: str | None = None
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            timeout = self.request_timeout
+            if timeout is None:
+                return await super().handle_async_request(request)
+            task = asyncio.current_task()
+            assert task is not None
+            stuck: list[str] = []
+
+            def expire() -> None:
+                stuck.append(where_waiting(task, self.prefer))
+                task.cancel()
+
+            handle = asyncio.get_running_loop().call_later(timeout, expire)
+            try:
+                return await super().handle_async_request(request)
+            except asyncio.CancelledError:
+                if stuck and task.uncancel() == 0:
+                    raise PluginTimeoutError(
+                        f"{request.method} {request.url.path}", timeout, stuck[0]
+                    ) from None
+                raise
+            finally:
+                handle.cancel()
+
+    return _HostTransport
 
 
 class _LogCapture(logging.Handler):
@@ -120,11 +203,22 @@ class PluginHost:
         delivery: str = "inline",
         allow_handler_errors: bool = False,
         raise_app_exceptions: bool = True,
+        allow_network: bool = False,
+        mask_logs: bool = True,
+        detect_blocking: float | None = None,
     ) -> None:
         if timeout is not None and not timeout > 0:
             raise ValueError(
                 f"timeout must be a positive number of seconds or None, got timeout={timeout!r}"
             )
+        if detect_blocking is not None and not detect_blocking > 0:
+            raise ValueError(
+                "detect_blocking must be a positive number of seconds or None, "
+                f"got detect_blocking={detect_blocking!r}"
+            )
+        self.allow_network = allow_network
+        self.mask_logs = mask_logs
+        self.detect_blocking = detect_blocking
         self.path = Path(path)
         self.manifest: Manifest = manifest if manifest is not None else load_manifest(self.path)
         self.directory = self.manifest.directory if self.path.is_file() else self.path
@@ -161,6 +255,10 @@ class PluginHost:
         self._started = False
         self._closed = False
         self._instance_up = False
+        self._prefer = str(self.directory.resolve())
+        self._network_guarded = False
+        self._log_factory: _MaskingRecordFactory | None = None
+        self._monitor: BlockingMonitor | None = None
 
     # ------------------------------------------------------------ public API
 
@@ -209,6 +307,14 @@ class PluginHost:
         self._started = True
         self._attach_logs()
         self._tracker.install()
+        if not self.allow_network:
+            network_guard.acquire()
+            self._network_guarded = True
+        if self.mask_logs and self.masker:
+            self._log_factory = _MaskingRecordFactory.install(self.masker)
+        if self.detect_blocking is not None:
+            self._monitor = BlockingMonitor(self.detect_blocking, prefer=(self._prefer,))
+            await self._monitor.__aenter__()
         try:
             if not self.data_store.connected:
                 await self.data_store.connect()
@@ -342,7 +448,9 @@ class PluginHost:
 
         what = f"{type(plugin).__name__}.initialize() of {loaded.file}"
         try:
-            result = await run_with_timeout(plugin.initialize(), self.timeout, what, self._tracker)
+            result = await run_with_timeout(
+                plugin.initialize(), self.timeout, what, self._tracker, self._prefer
+            )
         except KeyboardInterrupt:
             raise
         except PluginTimeoutError as exc:
@@ -433,9 +541,11 @@ class PluginHost:
         if self._transport is None:
             import httpx
 
-            self._transport = httpx.ASGITransport(
+            self._transport = _transport_class()(
                 app=lifespan.app, raise_app_exceptions=self.raise_app_exceptions
             )
+            self._transport.request_timeout = self.timeout
+            self._transport.prefer = self._prefer
             self._client = httpx.AsyncClient(
                 transport=self._transport, base_url=f"http://testserver{self.prefix}"
             )
@@ -460,7 +570,9 @@ class PluginHost:
             self._instance_up = False
             what = f"{type(plugin).__name__}.shutdown()"
             try:
-                await run_with_timeout(plugin.shutdown(), self.timeout, what, self._tracker)
+                await run_with_timeout(
+                    plugin.shutdown(), self.timeout, what, self._tracker, self._prefer
+                )
             except KeyboardInterrupt:
                 raise
             except PluginTimeoutError as exc:
@@ -500,6 +612,15 @@ class PluginHost:
         finally:
             self._tracker.uninstall()
             self._detach_logs()
+            if self._network_guarded:
+                self._network_guarded = False
+                network_guard.release()
+            if self._log_factory is not None:
+                self._log_factory.uninstall()
+                self._log_factory = None
+            if self._monitor is not None:
+                await self._monitor.__aexit__(None, None, None)
+                self.leftovers.blocks.extend(b for b in self._monitor.blocks if not b.importing)
             for loaded in self._all_loaded:
                 loaded.unload()
 

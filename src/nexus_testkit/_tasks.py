@@ -107,7 +107,7 @@ class TaskTracker:
                 task.exception()  # mark retrieved: no "never retrieved" noise
 
 
-def where_waiting(task: asyncio.Task[Any]) -> str:
+def where_waiting(task: asyncio.Task[Any], prefer: str | None = None) -> str:
     """``file:line in function`` of the innermost frame a task is suspended in.
 
     ``Task.get_stack()`` gives only the outermost coroutine frame; the frame
@@ -122,11 +122,23 @@ def where_waiting(task: asyncio.Task[Any]) -> str:
             break
         frames.append(frame)
         awaitable = getattr(awaitable, "cr_await", None) or getattr(awaitable, "gi_yieldfrom", None)
-    for frame in reversed(frames):
-        filename = frame.f_code.co_filename
-        if not filename.startswith((_HERE, _ASYNCIO)):
-            return f"{filename}:{frame.f_lineno} in {frame.f_code.co_name}"
-    return ""
+    # The plugin's own innermost frame when there is one, else the innermost
+    # frame outside asyncio and the harness.
+    candidates = [f for f in frames if not f.f_code.co_filename.startswith((_HERE, _ASYNCIO))]
+    if prefer is not None:
+        own = [f for f in candidates if _resolved(f.f_code.co_filename).startswith(prefer)]
+        candidates = own or candidates
+    if not candidates:
+        return ""
+    frame = candidates[-1]
+    return f"{frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}"
+
+
+def _resolved(filename: str) -> str:
+    try:
+        return str(Path(filename).resolve())
+    except OSError:
+        return filename
 
 
 class PluginExit(Exception):
@@ -153,6 +165,7 @@ async def run_with_timeout(
     timeout: float | None,  # noqa: ASYNC109 - we need the stuck frame, which asyncio.timeout loses
     what: str,
     tracker: TaskTracker | None = None,
+    prefer: str | None = None,
 ) -> T:
     """Await ``coro`` in a task of its own; on time-out, say where it was stuck.
 
@@ -173,7 +186,7 @@ async def run_with_timeout(
         task.cancel()
         raise
     if not done:
-        stuck_at = where_waiting(task)
+        stuck_at = where_waiting(task, prefer)
         task.cancel()
         # A hostile coroutine may swallow the cancellation: give it a moment, no more.
         await asyncio.wait({task}, timeout=0.5)

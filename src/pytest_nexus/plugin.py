@@ -49,7 +49,16 @@ __all__ = [
     "nexus_services",
 ]
 
-HOST_OPTIONS = ("timeout", "fidelity", "delivery", "allow_handler_errors", "raise_app_exceptions")
+HOST_OPTIONS = (
+    "timeout",
+    "fidelity",
+    "delivery",
+    "allow_handler_errors",
+    "raise_app_exceptions",
+    "allow_network",
+    "mask_logs",
+    "detect_blocking",
+)
 FIDELITIES = ("memory", "sql")
 DELIVERIES = ("inline", "queued")
 _HOSTS_KEY = pytest.StashKey[list[Any]]()
@@ -60,7 +69,8 @@ MARKERS = (
     "nexus_config(**values): configuration of the plugin under test, over the manifest "
     "defaults; a value of None removes the key.",
     "nexus_host(**options): host options for this test: timeout, fidelity ('memory' or "
-    "'sql'), delivery ('inline' or 'queued'), allow_handler_errors, raise_app_exceptions.",
+    "'sql'), delivery ('inline' or 'queued'), allow_handler_errors, raise_app_exceptions, "
+    "allow_network, mask_logs, detect_blocking (seconds).",
     "nexus_contract: an item of the lifecycle contract (added by --nexus-plugin).",
 )
 

@@ -1,0 +1,109 @@
+"""Blocking outbound network connections while a plugin runs under a host.
+
+A plugin under test must not reach real services by accident: every TCP or
+UDP connection it opens (``socket.connect``, and through it asyncio, httpx,
+aiohttp, database drivers) fails at once with an error naming the
+destination and how to allow it.  The harness's own client is in-process
+(ASGI) and opens no socket.  Unix sockets, socket pairs and listening
+sockets are not affected.
+
+The guard is process-wide while at least one blocking host is open; it is
+reference-counted so nested hosts compose.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from typing import Any
+
+__all__ = ["NetworkBlockedError", "network_guard"]
+
+_INET = (socket.AF_INET, socket.AF_INET6)
+
+
+class NetworkBlockedError(ConnectionRefusedError):
+    """A plugin under the test host tried to open a network connection."""
+
+    def __init__(self, destination: str) -> None:
+        self.destination = destination
+        super().__init__(
+            f"pytest-nexus blocked a network connection to {destination}: plugins under the "
+            "test host get no network by default. Serve the call in the test (respx or "
+            "pytest-httpx for httpx clients), or allow it with "
+            "@pytest.mark.nexus_host(allow_network=True) / PluginHost(allow_network=True)."
+        )
+
+
+NetworkBlockedError.__module__ = "nexus_testkit"
+
+
+def _describe(address: Any) -> str:
+    if isinstance(address, tuple) and len(address) >= 2:
+        host, port = address[0], address[1]
+        return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+    return repr(address)
+
+
+class _Guard:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._saved: dict[str, Any] = {}
+        self._originals: dict[str, Any] = {}
+
+    def _connect(self, sock: socket.socket, address: Any) -> None:
+        if sock.family in _INET:
+            raise NetworkBlockedError(_describe(address))
+        self._originals["connect"](sock, address)
+
+    def _connect_ex(self, sock: socket.socket, address: Any) -> int:
+        if sock.family in _INET:
+            raise NetworkBlockedError(_describe(address))
+        result: int = self._originals["connect_ex"](sock, address)
+        return result
+
+    def _sendto(self, sock: socket.socket, data: Any, *args: Any) -> int:
+        if sock.family in _INET:
+            raise NetworkBlockedError(_describe(args[-1]) + " (UDP)")
+        result: int = self._originals["sendto"](sock, data, *args)
+        return result
+
+    def acquire(self) -> None:
+        with self._lock:
+            self._depth += 1
+            if self._depth > 1:
+                return
+            guard = self
+            for name in ("connect", "connect_ex", "sendto"):
+                # None: inherited from _socket.socket, restored by deleting ours.
+                self._saved[name] = socket.socket.__dict__.get(name)
+                self._originals[name] = getattr(socket.socket, name)
+
+            def connect(sock: socket.socket, address: Any) -> None:
+                guard._connect(sock, address)
+
+            def connect_ex(sock: socket.socket, address: Any) -> int:
+                return guard._connect_ex(sock, address)
+
+            def sendto(sock: socket.socket, data: Any, *args: Any) -> int:
+                return guard._sendto(sock, data, *args)
+
+            socket.socket.connect = connect  # type: ignore[method-assign,assignment]
+            socket.socket.connect_ex = connect_ex  # type: ignore[method-assign,assignment]
+            socket.socket.sendto = sendto  # type: ignore[method-assign,assignment]
+
+    def release(self) -> None:
+        with self._lock:
+            self._depth -= 1
+            if self._depth > 0:
+                return
+            for name, own in self._saved.items():
+                if own is None:
+                    delattr(socket.socket, name)
+                else:
+                    setattr(socket.socket, name, own)
+            self._saved.clear()
+
+
+network_guard = _Guard()
