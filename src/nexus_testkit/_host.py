@@ -31,6 +31,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from ._blocking import Block, BlockingMonitor
 from ._bus import RecordingEventBus, handler_name
 from ._config import ConfigStore
 from ._errors import (
@@ -41,10 +42,9 @@ from ._errors import (
 from ._loader import LoadedPlugin, import_plugin, plugin_frames
 from ._manifest import Manifest, load_manifest
 from ._mask import Masker
+from ._network import network_guard
 from ._services import RecordingServiceRegistry
 from ._store import RecordingDataStore
-from ._blocking import Block, BlockingMonitor
-from ._network import network_guard
 from ._tasks import TaskTracker, TrackedTask, run_with_timeout, where_waiting
 
 if TYPE_CHECKING:
