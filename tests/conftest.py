@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import random
 from pathlib import Path
 from typing import Any
 
@@ -18,3 +20,22 @@ def make_plugin(tmp_path: Path) -> PluginWriter:
         return write_plugin(tmp_path / "plugins", name, source, manifest, **files)
 
     return make
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    order = os.environ.get("NEXUS_TEST_ORDER")
+    return f"nexus test order: {order}" if order else None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # NEXUS_TEST_ORDER=reverse or shuffle:SEED proves that no test depends on
+    # another's leftovers (CI runs both; the seed is printed in the header).
+    order = os.environ.get("NEXUS_TEST_ORDER", "")
+    if order == "reverse":
+        items.reverse()
+    elif order.startswith("shuffle:"):
+        random.Random(int(order.partition(":")[2])).shuffle(items)
+    elif order:
+        raise pytest.UsageError(
+            f"NEXUS_TEST_ORDER={order!r} is not valid. Valid values: reverse, shuffle:SEED."
+        )

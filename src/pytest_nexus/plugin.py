@@ -119,6 +119,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="N",
         help="number of generated examples per property-based contract check (default 25).",
     )
+    group.addoption(
+        "--nexus-profile",
+        default=None,
+        metavar="PROFILE",
+        help="load the hypothesis profile nexus-dev or nexus-ci (default: the "
+        "NEXUS_HYPOTHESIS_PROFILE environment variable; never overrides a profile "
+        "loaded with --hypothesis-profile or in a conftest).",
+    )
     parser.addini(
         "nexus_skip",
         type="linelist",
@@ -135,10 +143,32 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("nexus_fidelity", default="memory", help="default of --nexus-fidelity.")
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     for marker in MARKERS:
         config.addinivalue_line("markers", marker)
     config.stash[_SETTINGS_KEY] = _Settings.from_config(config)
+    _hypothesis_profile(config)
+
+
+def _hypothesis_profile(config: pytest.Config) -> None:
+    # Hypothesis is imported only when a nexus profile is asked for: loading
+    # it costs ~0.1 s that runs not using it should not pay.
+    wanted = config.getoption("nexus_profile") or os.environ.get("NEXUS_HYPOTHESIS_PROFILE")
+    theirs = config.getoption("hypothesis_profile", default=None)
+    if not wanted and not (theirs and str(theirs).startswith("nexus-")):
+        return
+    from nexus_testkit._profiles import PROFILES, register_profiles
+
+    if wanted and wanted not in PROFILES:
+        raise pytest.UsageError(
+            f"{wanted!r} is not a nexus hypothesis profile. Valid profiles: {', '.join(PROFILES)}."
+        )
+    register_profiles()  # before hypothesis' own configure loads --hypothesis-profile
+    from hypothesis import settings
+
+    if wanted and not theirs and settings.get_current_profile_name() == "default":
+        settings.load_profile(wanted)
 
 
 @pytest.hookimpl(tryfirst=True)
