@@ -53,6 +53,17 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--examples", type=int, default=25, help="invalid configurations tried at most (25)"
     )
+    check.add_argument(
+        "--backend",
+        choices=("fake", "platform"),
+        default="fake",
+        help="fake (default) or platform: nexus-platform's own components",
+    )
+    check.add_argument(
+        "--db-url",
+        default=None,
+        help="database URL for --backend=platform (default: SQLite temp file)",
+    )
     checks = sub.add_parser("checks", help="list the contract's checks")
     checks.add_argument("--markdown", action="store_true", help="as the Markdown table of the docs")
     return parser
@@ -79,7 +90,11 @@ async def _check(args: argparse.Namespace) -> int:
 
     try:
         options = ContractOptions(
-            timeout=args.timeout, skip=dict(args.skip), examples=args.examples
+            timeout=args.timeout,
+            skip=dict(args.skip),
+            examples=args.examples,
+            backend=args.backend,
+            db_url=args.db_url,
         )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

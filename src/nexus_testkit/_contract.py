@@ -38,6 +38,7 @@ from typing import Any, Literal
 from ._blocking import BlockingMonitor
 from ._bus import RecordingEventBus, handler_name
 from ._checks import CHECKS, CHECKS_BY_ID, KNOWN_PERMISSIONS
+from ._components import check_backend, make_data_store, release
 from ._config import ConfigStore, placeholder_value, resolve_config
 from ._errors import ManifestError, PluginLoadError, PluginStartError, PluginTimeoutError
 from ._host import PluginHost
@@ -80,8 +81,11 @@ class ContractOptions:
     skip: Mapping[str, str] = field(default_factory=dict)
     examples: int = 25
     blocking_threshold: float = 0.2
+    backend: str = "fake"
+    db_url: str | None = None
 
     def __post_init__(self) -> None:
+        check_backend(self.backend)
         unknown = sorted(set(self.skip) - set(CHECKS_BY_ID))
         if unknown:
             raise ValueError(
@@ -290,6 +294,10 @@ class _Run:
 
     def host(self, config: Mapping[str, Any], **kwargs: Any) -> PluginHost:
         assert self.manifest is not None
+        if "data_store" not in kwargs:
+            # Built here, not by the host, so a restart can share it and the
+            # run removes its files at the end.
+            kwargs["data_store"] = make_data_store(self.options.backend, db_url=self.options.db_url)
         host = PluginHost(
             self.directory,
             manifest=self.manifest,
@@ -300,6 +308,7 @@ class _Run:
             allow_handler_errors=True,
             # Raw records: config.secrets looks for the values in them.
             mask_logs=False,
+            backend=self.options.backend,
             **kwargs,
         )
         if host.event_bus not in self.buses:
@@ -345,6 +354,8 @@ class _Run:
                     self.stage_verdicts()
         if self.loaded is not None:
             self.loaded.unload()
+        for store in self.stores:
+            release(store)
 
     # 1. manifest -------------------------------------------------------------
 

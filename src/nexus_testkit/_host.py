@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._blocking import Block, BlockingMonitor
 from ._bus import RecordingEventBus, handler_name
+from ._components import check_backend, make_data_store, make_event_bus, make_services, release
 from ._config import ConfigStore
 from ._errors import (
     NexusAssertionError,
@@ -206,6 +207,8 @@ class PluginHost:
         allow_network: bool = False,
         mask_logs: bool = True,
         detect_blocking: float | None = None,
+        backend: str = "fake",
+        db_url: str | None = None,
     ) -> None:
         if timeout is not None and not timeout > 0:
             raise ValueError(
@@ -226,20 +229,21 @@ class PluginHost:
         self.raise_app_exceptions = raise_app_exceptions
         self.config_store = config_store or ConfigStore.from_manifest(self.manifest, config)
         self.masker = Masker(self.config_store.values.get(k) for k in self.manifest.secret_keys)
-        self.event_bus = event_bus or RecordingEventBus(
-            delivery=delivery,  # type: ignore[arg-type]
-            allow_handler_errors=allow_handler_errors,
-            masker=self.masker,
+        check_backend(backend)
+        self.backend = backend
+        self._owned_store = data_store is None
+        self.event_bus = event_bus or make_event_bus(
+            backend, delivery=delivery, allow_handler_errors=allow_handler_errors
         )
         if self.event_bus.handler_timeout is None:
             self.event_bus.handler_timeout = timeout
-        self.data_store = data_store or RecordingDataStore(fidelity, masker=self.masker)  # type: ignore[arg-type]
+        self.data_store = data_store or make_data_store(backend, fidelity=fidelity, db_url=db_url)
         self.data_store.observe_sets(self.config_store._observe_set)
         # Components passed in were built without knowing the secrets.
         secrets = [self.config_store.values.get(k) for k in self.manifest.secret_keys]
         self.event_bus.masker.add(secrets)
         self.data_store.masker.add(secrets)
-        self.services = services or RecordingServiceRegistry()
+        self.services = services or make_services(backend)
 
         self.plugin: Any = None
         self.loaded: LoadedPlugin | None = None
@@ -318,7 +322,16 @@ class PluginHost:
         try:
             if not self.data_store.connected:
                 await self.data_store.connect()
-            await self.event_bus.start()
+            self._tracker.paused += 1
+            try:
+                await self.event_bus.start()
+            finally:
+                self._tracker.paused -= 1
+            real_bus = getattr(self.event_bus, "real", None)
+            if real_bus is not None:
+                import inspect
+
+                self._tracker.ignored_files = (inspect.getfile(type(real_bus)),)
             await self._start_instance()
             await self._mount()
         except BaseException:
@@ -609,6 +622,11 @@ class PluginHost:
             if self._client is not None:
                 await self._client.aclose()
             await self.event_bus.shutdown()
+            dispose = getattr(self.data_store, "dispose", None)
+            if dispose is not None:
+                await dispose()
+            if self._owned_store:
+                release(self.data_store)
         finally:
             self._tracker.uninstall()
             self._detach_logs()

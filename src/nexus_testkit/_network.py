@@ -51,14 +51,29 @@ class _Guard:
         self._depth = 0
         self._saved: dict[str, Any] = {}
         self._originals: dict[str, Any] = {}
+        self._allowed: set[tuple[str, int]] = set()
+
+    def allow(self, host: str, port: int) -> None:
+        """Let connections to ``host:port`` through (the harness's own database)."""
+        names = {host}
+        if host in ("localhost", "127.0.0.1", "::1"):
+            names |= {"localhost", "127.0.0.1", "::1"}
+        self._allowed.update((name, port) for name in names)
+
+    def _blocked(self, sock: socket.socket, address: Any) -> bool:
+        if sock.family not in _INET:
+            return False
+        if isinstance(address, tuple) and (str(address[0]), address[1]) in self._allowed:
+            return False
+        return True
 
     def _connect(self, sock: socket.socket, address: Any) -> None:
-        if sock.family in _INET:
+        if self._blocked(sock, address):
             raise NetworkBlockedError(_describe(address))
         self._originals["connect"](sock, address)
 
     def _connect_ex(self, sock: socket.socket, address: Any) -> int:
-        if sock.family in _INET:
+        if self._blocked(sock, address):
             raise NetworkBlockedError(_describe(address))
         result: int = self._originals["connect_ex"](sock, address)
         return result

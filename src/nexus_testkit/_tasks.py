@@ -48,6 +48,9 @@ class TaskTracker:
     def __init__(self) -> None:
         self.tasks: list[TrackedTask] = []
         self.paused = 0
+        #: Files whose own tasks are not the plugin's (the platform bus's processor
+        #: creates one per queue poll); tasks a plugin handler creates are still tracked.
+        self.ignored_files: tuple[str, ...] = ()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._previous: Any = None
 
@@ -73,7 +76,9 @@ class TaskTracker:
         # A task created while no task runs is a root task of the test runner
         # (pytest-asyncio runs each test and fixture step that way): not the plugin's.
         if not self.paused and asyncio.current_task(loop) is not None:
-            self.tasks.append(TrackedTask(task, _creation_site()))
+            site = _creation_site()
+            if not (self.ignored_files and site.startswith(self.ignored_files)):
+                self.tasks.append(TrackedTask(task, site))
         return task  # type: ignore[no-any-return]
 
     def pending(self) -> list[TrackedTask]:

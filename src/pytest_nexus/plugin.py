@@ -58,7 +58,10 @@ HOST_OPTIONS = (
     "allow_network",
     "mask_logs",
     "detect_blocking",
+    "backend",
+    "db_url",
 )
+BACKENDS = ("fake", "platform")
 FIDELITIES = ("memory", "sql")
 DELIVERIES = ("inline", "queued")
 _HOSTS_KEY = pytest.StashKey[list[Any]]()
@@ -70,7 +73,8 @@ MARKERS = (
     "defaults; a value of None removes the key.",
     "nexus_host(**options): host options for this test: timeout, fidelity ('memory' or "
     "'sql'), delivery ('inline' or 'queued'), allow_handler_errors, raise_app_exceptions, "
-    "allow_network, mask_logs, detect_blocking (seconds).",
+    "allow_network, mask_logs, detect_blocking (seconds), backend ('fake' or 'platform'), "
+    "db_url.",
     "nexus_contract: an item of the lifecycle contract (added by --nexus-plugin).",
 )
 
@@ -127,6 +131,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "NEXUS_HYPOTHESIS_PROFILE environment variable; never overrides a profile "
         "loaded with --hypothesis-profile or in a conftest).",
     )
+    group.addoption(
+        "--nexus-backend",
+        default=None,
+        metavar="BACKEND",
+        help="fake (default): the recording fakes; platform: nexus-platform's own event bus, "
+        "service registry and SQL adapter (SQLite in a temporary file unless --nexus-db-url).",
+    )
+    group.addoption(
+        "--nexus-db-url",
+        default=None,
+        metavar="URL",
+        help="database URL for --nexus-backend=platform, e.g. "
+        "postgresql+asyncpg://user:pass@127.0.0.1/db (each test starts from an empty store).",
+    )
+    parser.addini("nexus_backend", default="fake", help="default of --nexus-backend.")
+    parser.addini("nexus_db_url", default="", help="default of --nexus-db-url.")
     parser.addini(
         "nexus_skip",
         type="linelist",
@@ -224,6 +244,8 @@ class _Settings:
         skip: dict[str, str] | None = None,
         strict: bool = False,
         examples: int = 25,
+        backend: str = "fake",
+        db_url: str | None = None,
     ) -> None:
         self.plugins = plugins
         self.timeout = timeout
@@ -233,11 +255,19 @@ class _Settings:
         self.skip = skip or {}
         self.strict = strict
         self.examples = examples
+        self.backend = backend
+        self.db_url = db_url
 
     def contract_options(self) -> Any:
         from nexus_testkit._contract import ContractOptions
 
-        return ContractOptions(timeout=self.timeout, skip=self.skip, examples=self.examples)
+        return ContractOptions(
+            timeout=self.timeout,
+            skip=self.skip,
+            examples=self.examples,
+            backend=self.backend,
+            db_url=self.db_url,
+        )
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> _Settings:
@@ -261,6 +291,16 @@ class _Settings:
             skip.setdefault(*_parse_skip(line, "nexus_skip"))
         _check_skip_ids(skip)
         examples = _parse_examples(config.getoption("nexus_examples"))
+        backend = config.getoption("nexus_backend") or config.getini("nexus_backend")
+        if backend not in BACKENDS:
+            raise pytest.UsageError(
+                f"{backend!r} is not a valid nexus backend. Valid backends: {', '.join(BACKENDS)}."
+            )
+        db_url = config.getoption("nexus_db_url") or config.getini("nexus_db_url") or None
+        if db_url and backend != "platform":
+            raise pytest.UsageError(
+                "--nexus-db-url needs --nexus-backend=platform: the fakes have no database."
+            )
         return cls(
             plugins or [p for _, p in from_ini],
             timeout,
@@ -270,6 +310,8 @@ class _Settings:
             skip=skip,
             strict=bool(config.getoption("nexus_strict")),
             examples=examples,
+            backend=backend,
+            db_url=db_url,
         )
 
 
@@ -405,7 +447,12 @@ def _resolve_plugin_path(request: pytest.FixtureRequest) -> Path:
 
 def _host_options(request: pytest.FixtureRequest) -> dict[str, Any]:
     settings = _settings(request)
-    options: dict[str, Any] = {"timeout": settings.timeout, "fidelity": settings.fidelity}
+    options: dict[str, Any] = {
+        "timeout": settings.timeout,
+        "fidelity": settings.fidelity,
+        "backend": settings.backend,
+        "db_url": settings.db_url,
+    }
     marker = request.node.get_closest_marker("nexus_host")
     if marker is not None:
         unknown = sorted(set(marker.kwargs) - set(HOST_OPTIONS))
@@ -420,6 +467,12 @@ def _host_options(request: pytest.FixtureRequest) -> dict[str, Any]:
         pytest.fail(
             f"{options['fidelity']!r} is not a valid nexus fidelity. Valid fidelities: "
             f"{', '.join(FIDELITIES)}.",
+            pytrace=False,
+        )
+    if options["backend"] not in BACKENDS:
+        pytest.fail(
+            f"{options['backend']!r} is not a valid nexus backend. Valid backends: "
+            f"{', '.join(BACKENDS)}.",
             pytrace=False,
         )
     if options.get("delivery", "inline") not in DELIVERIES:
@@ -498,10 +551,12 @@ def nexus_config_store(nexus_config: dict[str, Any], nexus_manifest: Manifest) -
 @pytest.fixture
 def nexus_event_bus(request: pytest.FixtureRequest) -> Iterator[RecordingEventBus]:
     """The recording event bus; fails the test on handler errors it did not acknowledge."""
-    from nexus_testkit import NexusAssertionError, RecordingEventBus
+    from nexus_testkit import NexusAssertionError
+    from nexus_testkit._components import make_event_bus
 
     options = _host_options(request)
-    bus = RecordingEventBus(
+    bus = make_event_bus(
+        options["backend"],
         delivery=options.get("delivery", "inline"),
         allow_handler_errors=options.get("allow_handler_errors", False),
     )
@@ -513,19 +568,24 @@ def nexus_event_bus(request: pytest.FixtureRequest) -> Iterator[RecordingEventBu
 
 
 @pytest.fixture
-def nexus_data_store(request: pytest.FixtureRequest) -> RecordingDataStore:
+def nexus_data_store(request: pytest.FixtureRequest) -> Iterator[RecordingDataStore]:
     """The recording key-value store behind ``get_data``/``set_data``."""
-    from nexus_testkit import RecordingDataStore
+    from nexus_testkit._components import make_data_store, release
 
-    return RecordingDataStore(_host_options(request)["fidelity"])
+    options = _host_options(request)
+    store = make_data_store(
+        options["backend"], fidelity=options["fidelity"], db_url=options["db_url"]
+    )
+    yield store
+    release(store)
 
 
 @pytest.fixture
-def nexus_services() -> RecordingServiceRegistry:
+def nexus_services(request: pytest.FixtureRequest) -> RecordingServiceRegistry:
     """The recording service registry behind ``register_service``/``get_service``."""
-    from nexus_testkit import RecordingServiceRegistry
+    from nexus_testkit._components import make_services
 
-    return RecordingServiceRegistry()
+    return make_services(_host_options(request)["backend"])
 
 
 @pytest_asyncio.fixture
@@ -546,7 +606,8 @@ async def nexus_host(
     from nexus_testkit import NexusTestkitError, PluginHost
 
     options = _host_options(request)
-    for key in ("delivery", "allow_handler_errors"):  # already applied to nexus_event_bus
+    # Already applied to the components the other fixtures built.
+    for key in ("delivery", "allow_handler_errors", "db_url", "fidelity"):
         options.pop(key, None)
     host = PluginHost(
         nexus_plugin_path,
