@@ -394,7 +394,7 @@ def test_bad_host_marker_option(project: pytest.Pytester) -> None:
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
         [
-            "@pytest.mark.nexus_host got timout; valid options: timeout, fidelity, delivery, allow_handler_errors, raise_app_exceptions, allow_network, mask_logs, detect_blocking"
+            "@pytest.mark.nexus_host got timout; valid options: timeout, fidelity, delivery, allow_handler_errors, raise_app_exceptions, allow_network, mask_logs, detect_blocking, backend, db_url"
         ]
     )
 
@@ -521,3 +521,68 @@ def test_manifest_json_errors_are_one_line(project: pytest.Pytester) -> None:
         ["*/manifest.json: permissions[[]1]: expected a string, got integer"]
     )
     result.stdout.no_fnmatch_line("During handling of the above exception*")
+
+
+def test_host_factory_under_given_needs_no_health_check_suppression(
+    project: pytest.Pytester,
+) -> None:
+    project.makepyfile(
+        test_it="""
+        import pytest
+        from hypothesis import given, settings, strategies as st
+
+        @pytest.mark.nexus_plugin("plugins/mini")
+        @settings(max_examples=5, deadline=None)
+        @given(n=st.integers(min_value=1, max_value=3))
+        async def test_fresh_host_per_example(nexus_host_factory, n):
+            async with nexus_host_factory(config={"n": n}) as host:
+                assert host.plugin.config == {"n": n}
+                assert (await host.client.get("/ping")).status_code == 200
+        """
+    )
+    result = project.runpytest()
+    result.assert_outcomes(passed=1)
+    result.stdout.no_fnmatch_line("*function_scoped_fixture*")
+
+
+def test_host_factory_checks_its_hosts_at_teardown(project: pytest.Pytester) -> None:
+    source = MINIMAL_PLUGIN.replace(
+        "        self.initialized = True\n",
+        "        import asyncio\n"
+        "        self.poller = asyncio.create_task(asyncio.sleep(3600), name='poller')\n"
+        "        self.initialized = True\n",
+    )
+    write_plugin(
+        project.path / "plugins", "leaky", source=source, manifest=minimal_manifest("leaky")
+    )
+    project.makepyfile(
+        test_it="""
+        import pytest
+
+        @pytest.mark.nexus_plugin("plugins/leaky")
+        async def test_leak(nexus_host_factory):
+            async with nexus_host_factory():
+                pass
+
+        @pytest.mark.nexus_plugin("plugins/mini")
+        async def test_left_running(nexus_host_factory):
+            await nexus_host_factory().start()
+
+        @pytest.mark.nexus_plugin("plugins/mini")
+        async def test_clean(nexus_host_factory):
+            async with nexus_host_factory():
+                pass
+        """
+    )
+    result = project.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=3, errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_leak*",
+            "Plugin 'leaky' (*plugins/leaky) did not shut down cleanly:",
+            "- task still pending after shutdown: poller running sleep() created at *",
+            "*ERROR at teardown of test_left_running*",
+            "nexus_host_factory built hosts the test left running: <PluginHost 'mini' running *>; "
+            "use `async with nexus_host_factory(...) as host:` so they are shut down.",
+        ]
+    )

@@ -277,6 +277,11 @@ class PluginHost:
         return f"/api/plugins/{self.name}"
 
     @property
+    def closed(self) -> bool:
+        """True once the host was closed (or if it never started)."""
+        return self._closed or not self._started
+
+    @property
     def client(self) -> httpx.AsyncClient:
         """An ``httpx.AsyncClient`` whose base URL is the plugin's mount prefix."""
         if self._client is None:

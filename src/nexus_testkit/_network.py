@@ -63,9 +63,8 @@ class _Guard:
     def _blocked(self, sock: socket.socket, address: Any) -> bool:
         if sock.family not in _INET:
             return False
-        if isinstance(address, tuple) and (str(address[0]), address[1]) in self._allowed:
-            return False
-        return True
+        allowed = isinstance(address, tuple) and (str(address[0]), address[1]) in self._allowed
+        return not allowed
 
     def _connect(self, sock: socket.socket, address: Any) -> None:
         if self._blocked(sock, address):

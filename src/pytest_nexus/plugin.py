@@ -395,8 +395,8 @@ def _parse_timeout(text: str) -> float:
 _SETTINGS_KEY = pytest.StashKey[_Settings]()
 
 
-def _settings(request: pytest.FixtureRequest) -> _Settings:
-    return request.config.stash[_SETTINGS_KEY]
+def _settings(node: pytest.Item) -> _Settings:
+    return node.config.stash[_SETTINGS_KEY]
 
 
 @functools.lru_cache(maxsize=256)
@@ -409,10 +409,10 @@ def _manifest_dir_above(directory: Path, stop: Path) -> Path | None:
     return None
 
 
-def _resolve_plugin_path(request: pytest.FixtureRequest) -> Path:
-    settings = _settings(request)
-    test_dir = Path(request.node.path).parent
-    marker = request.node.get_closest_marker("nexus_plugin")
+def _resolve_plugin_path(node: pytest.Item) -> Path:
+    settings = _settings(node)
+    test_dir = Path(node.path).parent
+    marker = node.get_closest_marker("nexus_plugin")
     if marker is not None:
         if len(marker.args) != 1 or marker.kwargs:
             pytest.fail(
@@ -438,22 +438,22 @@ def _resolve_plugin_path(request: pytest.FixtureRequest) -> Path:
     if settings.plugins:
         return settings.plugins[0]
     pytest.fail(
-        f"No Nexus plugin to test for {request.node.nodeid}: mark the test with "
+        f"No Nexus plugin to test for {node.nodeid}: mark the test with "
         '@pytest.mark.nexus_plugin("path/to/plugin"), put it under a plugin directory '
         "(one holding manifest.json), or pass --nexus-plugin=DIR.",
         pytrace=False,
     )
 
 
-def _host_options(request: pytest.FixtureRequest) -> dict[str, Any]:
-    settings = _settings(request)
+def _host_options(node: pytest.Item) -> dict[str, Any]:
+    settings = _settings(node)
     options: dict[str, Any] = {
         "timeout": settings.timeout,
         "fidelity": settings.fidelity,
         "backend": settings.backend,
         "db_url": settings.db_url,
     }
-    marker = request.node.get_closest_marker("nexus_host")
+    marker = node.get_closest_marker("nexus_host")
     if marker is not None:
         unknown = sorted(set(marker.kwargs) - set(HOST_OPTIONS))
         if unknown or marker.args:
@@ -484,10 +484,10 @@ def _host_options(request: pytest.FixtureRequest) -> dict[str, Any]:
     return options
 
 
-def _marker_config(request: pytest.FixtureRequest) -> dict[str, Any]:
+def _marker_config(node: pytest.Item) -> dict[str, Any]:
     config: dict[str, Any] = {}
     # Closest last: a function's marker overrides its class's and module's.
-    for marker in reversed(list(request.node.iter_markers("nexus_config"))):
+    for marker in reversed(list(node.iter_markers("nexus_config"))):
         if marker.args:
             pytest.fail(
                 "@pytest.mark.nexus_config takes keyword arguments only, like "
@@ -504,8 +504,8 @@ def _fail_on(exc: BaseException) -> NoReturn:
     raise pytest.fail.Exception(str(exc), pytrace=False) from None
 
 
-def _track(request: pytest.FixtureRequest, host: Any) -> None:
-    request.node.stash.setdefault(_HOSTS_KEY, []).append(host)
+def _track(node: pytest.Item, host: Any) -> None:
+    node.stash.setdefault(_HOSTS_KEY, []).append(host)
 
 
 # ---------------------------------------------------------------------------- fixtures
@@ -518,7 +518,7 @@ def nexus_plugin_path(request: pytest.FixtureRequest) -> Path:
     ``@pytest.mark.nexus_plugin("path")``, else the nearest directory holding
     a manifest.json above the test file, else the first ``--nexus-plugin``.
     """
-    return _resolve_plugin_path(request)
+    return _resolve_plugin_path(request.node)
 
 
 @pytest.fixture
@@ -537,7 +537,7 @@ def nexus_config(request: pytest.FixtureRequest, nexus_manifest: Manifest) -> di
     """The plugin's configuration: manifest defaults, then ``@pytest.mark.nexus_config``."""
     from nexus_testkit import resolve_config
 
-    return resolve_config(nexus_manifest, _marker_config(request))
+    return resolve_config(nexus_manifest, _marker_config(request.node))
 
 
 @pytest.fixture
@@ -554,7 +554,7 @@ def nexus_event_bus(request: pytest.FixtureRequest) -> Iterator[RecordingEventBu
     from nexus_testkit import NexusAssertionError
     from nexus_testkit._components import make_event_bus
 
-    options = _host_options(request)
+    options = _host_options(request.node)
     bus = make_event_bus(
         options["backend"],
         delivery=options.get("delivery", "inline"),
@@ -572,7 +572,7 @@ def nexus_data_store(request: pytest.FixtureRequest) -> Iterator[RecordingDataSt
     """The recording key-value store behind ``get_data``/``set_data``."""
     from nexus_testkit._components import make_data_store, release
 
-    options = _host_options(request)
+    options = _host_options(request.node)
     store = make_data_store(
         options["backend"], fidelity=options["fidelity"], db_url=options["db_url"]
     )
@@ -585,7 +585,7 @@ def nexus_services(request: pytest.FixtureRequest) -> RecordingServiceRegistry:
     """The recording service registry behind ``register_service``/``get_service``."""
     from nexus_testkit._components import make_services
 
-    return make_services(_host_options(request)["backend"])
+    return make_services(_host_options(request.node)["backend"])
 
 
 @pytest_asyncio.fixture
@@ -605,7 +605,7 @@ async def nexus_host(
     """
     from nexus_testkit import NexusTestkitError, PluginHost
 
-    options = _host_options(request)
+    options = _host_options(request.node)
     # Already applied to the components the other fixtures built.
     for key in ("delivery", "allow_handler_errors", "db_url", "fidelity"):
         options.pop(key, None)
@@ -618,7 +618,7 @@ async def nexus_host(
         services=nexus_services,
         **options,
     )
-    _track(request, host)
+    _track(request.node, host)
     try:
         await host.start()
     except NexusTestkitError as exc:
@@ -648,25 +648,80 @@ def nexus_client(nexus_host: PluginHost) -> AsyncClient:
     return nexus_host.client
 
 
-@pytest_asyncio.fixture
-async def nexus_host_factory(
-    request: pytest.FixtureRequest, nexus_plugin_path: Path, nexus_manifest: Manifest
-) -> AsyncIterator[HostFactory]:
+@pytest.fixture(scope="session")
+def nexus_host_factory(pytestconfig: pytest.Config) -> _TestHostFactory:
     """Builds hosts on demand: ``async with nexus_host_factory(config={...}) as host:``.
 
     ``config`` applies over the defaults and ``@pytest.mark.nexus_config`` as
-    the marker does (``None`` removes a key).  Hosts left open are closed at
-    teardown, and each host's end-of-test check runs.
+    the marker does (``None`` removes a key).  Each call builds a fresh host
+    for the running test, so the fixture is safe under ``@given``; it is
+    session-scoped for that reason, and hypothesis' function-scoped-fixture
+    health check does not fire.  At the end of each test, every host it built
+    is checked (leaked tasks, a failed shutdown, handler errors).
     """
-    from nexus_testkit import HostFactory
+    return _TestHostFactory(pytestconfig)
 
-    options = _host_options(request)
-    factory = HostFactory(
-        nexus_plugin_path, manifest=nexus_manifest, config=_marker_config(request), **options
-    )
-    _track(request, factory)
-    yield factory
-    await factory.aclose()
+
+class _TestHostFactory:
+    """The object behind ``nexus_host_factory``: builds hosts for the running test."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def __call__(self, **options: Any) -> PluginHost:
+        item = _CURRENT.get(self.config)
+        if item is None:
+            raise RuntimeError("nexus_host_factory can only build hosts while a test runs")
+        factory = item.stash.get(_FACTORY_KEY, None)
+        if factory is None:
+            factory = _new_factory(item)
+            item.stash[_FACTORY_KEY] = factory
+            _track(item, factory)
+        host: PluginHost = factory(**options)
+        return host
+
+
+def _new_factory(item: pytest.Item) -> HostFactory:
+    from nexus_testkit import HostFactory, ManifestError, load_manifest
+
+    path = _resolve_plugin_path(item)
+    try:
+        manifest = load_manifest(path)
+    except ManifestError as exc:
+        _fail_on(exc)
+    return HostFactory(path, manifest=manifest, config=_marker_config(item), **_host_options(item))
+
+
+_FACTORY_KEY = pytest.StashKey[Any]()
+#: The test that is running, per config (pytester runs nest sessions).
+_CURRENT: dict[pytest.Config, pytest.Item] = {}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    _CURRENT[item.config] = item
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        _CURRENT.pop(item.config, None)
+    factory = item.stash.get(_FACTORY_KEY, None)
+    if factory is not None:
+        _check_factory_hosts(factory)
+
+
+def _check_factory_hosts(factory: HostFactory) -> None:
+    left_open = [h for h in factory.hosts if h.plugin is not None and not h.closed]
+    if left_open:
+        pytest.fail(
+            "nexus_host_factory built hosts the test left running: "
+            + ", ".join(repr(h) for h in left_open)
+            + "; use `async with nexus_host_factory(...) as host:` so they are shut down.",
+            pytrace=False,
+        )
     for host in factory.hosts:
         _warn_leftovers(host)
     _verify(factory)
