@@ -27,6 +27,7 @@ NEXUS_TESTKIT_API = [
     "LoadedPlugin",
     "Manifest",
     "ManifestError",
+    "NetworkBlockedError",
     "NexusAssertionError",
     "NexusLeftoverWarning",
     "NexusTestkitError",

@@ -21,6 +21,7 @@ from ._errors import (
 from ._host import DEFAULT_TIMEOUT, HostFactory, Leftovers, PluginHost
 from ._loader import LoadedPlugin, import_plugin, platform_plugin_class
 from ._manifest import MISSING, ConfigOption, Endpoint, EventSpec, Manifest, load_manifest
+from ._network import NetworkBlockedError
 from ._recording import CallList
 from ._services import RecordingServiceRegistry, ServiceCall
 from ._store import DataOperation, RecordingDataStore, sql_round_trip
@@ -45,6 +46,7 @@ __all__ = [
     "LoadedPlugin",
     "Manifest",
     "ManifestError",
+    "NetworkBlockedError",
     "NexusAssertionError",
     "NexusLeftoverWarning",
     "NexusTestkitError",

@@ -121,8 +121,14 @@ class BlockingMonitor:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """Stop the heartbeat and the watchdog thread (idempotent)."""
         self._stop.set()
         if self._handle is not None:
             self._handle.cancel()
+            self._handle = None
         if self._thread is not None:
             self._thread.join()
+            self._thread = None

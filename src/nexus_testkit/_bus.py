@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field
 from ._errors import NexusAssertionError
 from ._mask import Masker
 from ._recording import CallList
+from ._tasks import Deadline
 
 __all__ = [
     "Event",
@@ -156,6 +157,8 @@ class RecordingEventBus:
         self.allow_handler_errors = allow_handler_errors
         self.handler_timeout = handler_timeout
         self.masker = masker or Masker()
+        #: The plugin's directory: a hanging handler is reported at its own frame there.
+        self.prefer: str | None = None
         self.published: CallList[PublishedEvent] = CallList()
         self.handler_failures: CallList[HandlerFailure] = CallList()
         self.subscription_calls: CallList[Subscription] = CallList()
@@ -263,27 +266,29 @@ class RecordingEventBus:
             self._depth -= 1
 
     async def _call(self, handler: Handler, event: Event) -> None:
-        deadline: asyncio.Timeout | None = None
+        deadline: Deadline | None = None
         try:
             if inspect.iscoroutinefunction(handler):
                 if self.handler_timeout is None:
                     await handler(event)
                 else:
-                    async with asyncio.timeout(self.handler_timeout) as deadline:
+                    deadline = Deadline(self.handler_timeout, "handler", self.prefer)
+                    async with deadline:
                         await handler(event)
             else:
                 result = handler(event)
                 if inspect.isawaitable(result):
                     raise_unawaited(result)
-        except TimeoutError as exc:
-            failure: BaseException = exc  # a handler's own TimeoutError is kept as raised
-            if deadline is not None and deadline.expired():
-                failure = TimeoutError(f"handler did not return within {self.handler_timeout:g} s")
-            self._fail(event, handler, failure)
         except (KeyboardInterrupt, asyncio.CancelledError, GeneratorExit):
             raise
         except BaseException as exc:  # SystemExit in a handler must not end the run
-            self._fail(event, handler, exc)
+            failure: BaseException = exc  # a handler's own TimeoutError is kept as raised
+            if deadline is not None and deadline.stuck is not None:
+                failure = TimeoutError(
+                    f"handler did not return within {self.handler_timeout:g} s; "
+                    f"it was waiting at {deadline.stuck}"
+                )
+            self._fail(event, handler, failure)
 
     def _fail(self, event: Event, handler: Handler, exc: BaseException) -> None:
         self.handler_failures.append(HandlerFailure(event, handler, exc))

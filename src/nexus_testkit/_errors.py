@@ -86,7 +86,7 @@ class PluginStartError(NexusTestkitError):
         super().__init__("\n".join(parts))
 
 
-class PluginTimeoutError(NexusTestkitError):
+class PluginTimeoutError(NexusTestkitError, TimeoutError):
     """A plugin coroutine (initialize, shutdown, a handler) did not finish in time."""
 
     def __init__(self, what: str, timeout: float, stuck_at: str = "") -> None:

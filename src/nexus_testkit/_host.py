@@ -23,7 +23,6 @@ when this module is imported.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -46,7 +45,7 @@ from ._mask import Masker
 from ._network import network_guard
 from ._services import RecordingServiceRegistry
 from ._store import RecordingDataStore
-from ._tasks import TaskTracker, TrackedTask, run_with_timeout, where_waiting
+from ._tasks import Deadline, TaskTracker, TrackedTask, run_with_timeout
 
 if TYPE_CHECKING:
     import httpx
@@ -67,10 +66,16 @@ class Leftovers:
     services: list[str] = field(default_factory=list)
     shutdown_errors: list[str] = field(default_factory=list)
     blocks: list[Block] = field(default_factory=list)
+    blocked_connections: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(
-            self.tasks or self.subscriptions or self.services or self.shutdown_errors or self.blocks
+            self.tasks
+            or self.subscriptions
+            or self.services
+            or self.shutdown_errors
+            or self.blocks
+            or self.blocked_connections
         )
 
     def errors(self) -> list[str]:
@@ -80,13 +85,44 @@ class Leftovers:
         return lines
 
     def notes(self) -> list[str]:
-        """Problems worth a warning: handlers and services the plugin did not remove."""
+        """Problems worth a warning, one line each (see :meth:`warning`)."""
         lines = [f"handler still subscribed to {name!r}: {h}" for name, h in self.subscriptions]
         lines += [f"service still registered: {s!r}" for s in self.services]
         lines += [
-            f"the event loop was blocked for {b.duration:.2f} s at {b.site}" for b in self.blocks
+            f"the event loop was blocked for {b.duration:.2f} s during {b.during or 'the test'} "
+            f"at {b.site}"
+            for b in self.blocks
         ]
+        lines += [f"network connection blocked: {d}" for d in self.blocked_connections]
         return lines
+
+    def warning(self, plugin: str) -> str:
+        """The text of the warning for :meth:`notes`, with advice for each kind."""
+        parts = []
+        kept = [f"- handler still subscribed to {n!r}: {h}" for n, h in self.subscriptions]
+        kept += [f"- service still registered: {s!r}" for s in self.services]
+        if kept:
+            parts.append(
+                f"Plugin {plugin!r} left these behind after shutdown():\n"
+                + "\n".join(kept)
+                + "\nThe platform keeps them alive after the plugin is unloaded; remove them "
+                "in shutdown() (unsubscribe_from_event, service_registry.unregister)."
+            )
+        if self.blocks:
+            parts.append(
+                f"Plugin {plugin!r} blocked the event loop:\n"
+                + "\n".join(f"- {b.duration:.2f} s at {b.site}" for b in self.blocks)
+                + "\nEvery request and event waits meanwhile; move blocking work to "
+                "asyncio.to_thread() or use an async library."
+            )
+        if self.blocked_connections:
+            parts.append(
+                f"Plugin {plugin!r} tried to reach the network:\n"
+                + "\n".join(f"- {d}" for d in self.blocked_connections)
+                + "\nServe the calls in the test (respx, pytest-httpx) or allow them with "
+                "@pytest.mark.nexus_host(allow_network=True)."
+            )
+        return "\n\n".join(parts)
 
 
 class _MaskingRecordFactory:
@@ -137,28 +173,10 @@ def _transport_class() -> Any:
         prefer: str | None = None
 
         async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-            timeout = self.request_timeout
-            if timeout is None:
+            __tracebackhide__ = True
+            what = f"{request.method} {request.url.path}"
+            async with Deadline(self.request_timeout, what, self.prefer):
                 return await super().handle_async_request(request)
-            task = asyncio.current_task()
-            assert task is not None
-            stuck: list[str] = []
-
-            def expire() -> None:
-                stuck.append(where_waiting(task, self.prefer))
-                task.cancel()
-
-            handle = asyncio.get_running_loop().call_later(timeout, expire)
-            try:
-                return await super().handle_async_request(request)
-            except asyncio.CancelledError:
-                if stuck and task.uncancel() == 0:
-                    raise PluginTimeoutError(
-                        f"{request.method} {request.url.path}", timeout, stuck[0]
-                    ) from None
-                raise
-            finally:
-                handle.cancel()
 
     return _HostTransport
 
@@ -237,6 +255,8 @@ class PluginHost:
         )
         if self.event_bus.handler_timeout is None:
             self.event_bus.handler_timeout = timeout
+        if self.event_bus.prefer is None:
+            self.event_bus.prefer = str(self.directory.resolve())
         self.data_store = data_store or make_data_store(backend, fidelity=fidelity, db_url=db_url)
         self.data_store.observe_sets(self.config_store._observe_set)
         # Components passed in were built without knowing the secrets.
@@ -261,6 +281,7 @@ class PluginHost:
         self._instance_up = False
         self._prefer = str(self.directory.resolve())
         self._network_guarded = False
+        self._blocked_from = 0
         self._log_factory: _MaskingRecordFactory | None = None
         self._monitor: BlockingMonitor | None = None
 
@@ -319,6 +340,7 @@ class PluginHost:
         if not self.allow_network:
             network_guard.acquire()
             self._network_guarded = True
+            self._blocked_from = len(network_guard.blocked)
         if self.mask_logs and self.masker:
             self._log_factory = _MaskingRecordFactory.install(self.masker)
         if self.detect_blocking is not None:
@@ -633,19 +655,37 @@ class PluginHost:
             if self._owned_store:
                 release(self.data_store)
         finally:
-            self._tracker.uninstall()
-            self._detach_logs()
-            if self._network_guarded:
-                self._network_guarded = False
-                network_guard.release()
-            if self._log_factory is not None:
-                self._log_factory.uninstall()
-                self._log_factory = None
-            if self._monitor is not None:
-                await self._monitor.__aexit__(None, None, None)
-                self.leftovers.blocks.extend(b for b in self._monitor.blocks if not b.importing)
-            for loaded in self._all_loaded:
-                loaded.unload()
+            self._release()
+
+    def _release(self) -> None:
+        # The process-wide state a host changes, undone synchronously so that
+        # abandon() can do it for a host nobody closed.
+        self._tracker.uninstall()
+        self._detach_logs()
+        if self._network_guarded:
+            self._network_guarded = False
+            self.leftovers.blocked_connections.extend(network_guard.blocked[self._blocked_from :])
+            network_guard.release()
+        if self._log_factory is not None:
+            self._log_factory.uninstall()
+            self._log_factory = None
+        if self._monitor is not None:
+            self._monitor.stop()
+            self.leftovers.blocks.extend(b for b in self._monitor.blocks if not b.importing)
+            self._monitor = None
+        for loaded in self._all_loaded:
+            loaded.unload()
+
+    def abandon(self) -> None:
+        """Undo the process-wide changes of a host that was started and never closed.
+
+        The network guard, the task factory, log handlers and the plugin's
+        modules are restored; the plugin itself is not shut down (that needs
+        its event loop).  ``aclose()`` remains the way to end a host.
+        """
+        if self._started and not self._closed:
+            self._closed = True
+            self._release()
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else ("running" if self._started else "new")

@@ -95,23 +95,42 @@ class LoadedPlugin:
     platform_class: type | None
     factory: str
     _unloaded: bool = field(default=False, repr=False)
+    #: sys.modules and sys.path before the import, to find what the plugin added.
+    _modules_before: frozenset[str] = field(default=frozenset(), repr=False)
+    _path_before: tuple[str, ...] = field(default=(), repr=False)
 
     @property
     def plugin_class(self) -> type:
         return type(self.instance)
 
     def module_names(self) -> list[str]:
+        """The plugin's modules: its package, and modules imported from its directory."""
         prefix = self.package + "."
-        return [
-            name for name in list(sys.modules) if name == self.package or name.startswith(prefix)
-        ]
+        root = self.directory.resolve()
+        names = []
+        for name in set(sys.modules) - self._modules_before:
+            if name == self.package or name.startswith(prefix):
+                names.append(name)
+                continue
+            # A module the plugin imported by a top-level name from its own
+            # directory (after putting it on sys.path).
+            filename = getattr(sys.modules.get(name), "__file__", None)
+            if filename and _inside(filename, root):
+                names.append(name)
+        return sorted(names)
 
     def unload(self) -> None:
-        """Remove the plugin's modules (and submodules it imported) from ``sys.modules``."""
+        """Remove the plugin's modules from ``sys.modules`` and its directory from ``sys.path``."""
         if self._unloaded:
             return
         for name in self.module_names():
             sys.modules.pop(name, None)
+        root = self.directory.resolve()
+        added = [p for p in sys.path if p not in self._path_before and p and _inside(p, root)]
+        for entry in added:
+            while entry in sys.path:
+                sys.path.remove(entry)
+        importlib.invalidate_caches()
         self._unloaded = True
 
 
@@ -137,8 +156,11 @@ def plugin_frames(exc: BaseException, directory: Path) -> str:
     frames = traceback.extract_tb(exc.__traceback__)
     root = directory.resolve()
     own = [f for f in frames if _inside(f.filename, root)]
-    lines = traceback.format_list(own or frames[-3:])
-    return "".join(lines).rstrip()
+    if not own:
+        # No frame of the plugin's own: show where it failed, but not the harness.
+        here = Path(__file__).resolve().parent
+        own = [f for f in frames if not _inside(f.filename, here)][-3:]
+    return "".join(traceback.format_list(own)).rstrip()
 
 
 def _inside(filename: str, root: Path) -> bool:
@@ -202,6 +224,8 @@ def import_plugin(directory: Path | str) -> LoadedPlugin:
         )
 
     package = f"_nexus_plugin_{next(_counter)}_{_safe(directory.name)}"
+    modules_before = frozenset(sys.modules)
+    path_before = tuple(sys.path)
     try:
         module = _import(package, directory, file)
         instance, factory = _build_instance(module, file)
@@ -216,6 +240,8 @@ def import_plugin(directory: Path | str) -> LoadedPlugin:
         instance=instance,
         platform_class=platform_plugin_class(module),
         factory=factory,
+        _modules_before=modules_before,
+        _path_before=path_before,
     )
 
 
@@ -279,6 +305,13 @@ def _build_instance(module: types.ModuleType, file: Path) -> tuple[Any, str]:
             plugin_frames(exc, file.parent),
             stage="instance",
         ) from None
+    if isinstance(instance, type):
+        raise PluginLoadError(
+            file,
+            f"{how} returned the class {instance.__name__}, not an instance; return "
+            f"{instance.__name__}()",
+            stage="instance",
+        )
     if instance is None:
         raise PluginLoadError(
             file, f"{how} returned None; expected a plugin instance", stage="instance"

@@ -13,6 +13,7 @@ reference-counted so nested hosts compose.
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 __all__ = ["NetworkBlockedError", "network_guard"]
 
 _INET = (socket.AF_INET, socket.AF_INET6)
+_log = logging.getLogger("nexus_testkit.network")
 
 
 class NetworkBlockedError(ConnectionRefusedError):
@@ -52,6 +54,8 @@ class _Guard:
         self._saved: dict[str, Any] = {}
         self._originals: dict[str, Any] = {}
         self._allowed: set[tuple[str, int]] = set()
+        #: Every destination refused so far (hosts take the slice of their lifetime).
+        self.blocked: list[str] = []
 
     def allow(self, host: str, port: int) -> None:
         """Let connections to ``host:port`` through (the harness's own database)."""
@@ -66,20 +70,28 @@ class _Guard:
         allowed = isinstance(address, tuple) and (str(address[0]), address[1]) in self._allowed
         return not allowed
 
+    def _refuse(self, destination: str) -> NetworkBlockedError:
+        error = NetworkBlockedError(destination)
+        self.blocked.append(destination)
+        # Libraries often wrap the error (httpx says "All connection attempts
+        # failed"); the log record keeps the destination and the way out visible.
+        _log.warning("%s", error)
+        return error
+
     def _connect(self, sock: socket.socket, address: Any) -> None:
         if self._blocked(sock, address):
-            raise NetworkBlockedError(_describe(address))
+            raise self._refuse(_describe(address))
         self._originals["connect"](sock, address)
 
     def _connect_ex(self, sock: socket.socket, address: Any) -> int:
         if self._blocked(sock, address):
-            raise NetworkBlockedError(_describe(address))
+            raise self._refuse(_describe(address))
         result: int = self._originals["connect_ex"](sock, address)
         return result
 
     def _sendto(self, sock: socket.socket, data: Any, *args: Any) -> int:
-        if sock.family in _INET:
-            raise NetworkBlockedError(_describe(args[-1]) + " (UDP)")
+        if self._blocked(sock, args[-1]):
+            raise self._refuse(_describe(args[-1]) + " (UDP)")
         result: int = self._originals["sendto"](sock, data, *args)
         return result
 

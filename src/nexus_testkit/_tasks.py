@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import traceback
 from collections.abc import Coroutine
 from dataclasses import dataclass
@@ -11,7 +12,15 @@ from typing import Any, TypeVar
 
 from ._errors import PluginTimeoutError
 
-__all__ = ["PluginExit", "TaskTracker", "TrackedTask", "run_with_timeout", "where_waiting"]
+__all__ = [
+    "Deadline",
+    "PluginExit",
+    "TaskTracker",
+    "TrackedTask",
+    "abandon",
+    "run_with_timeout",
+    "where_waiting",
+]
 
 T = TypeVar("T")
 _HERE = str(Path(__file__).parent)
@@ -146,6 +155,54 @@ def _resolved(filename: str) -> str:
         return filename
 
 
+def abandon(task: asyncio.Task[Any]) -> None:
+    """Close a task's coroutine that refuses to be cancelled."""
+    # A coroutine that refuses even to close cannot be helped further.
+    with contextlib.suppress(BaseException):
+        task.get_coro().close()
+
+
+class Deadline:
+    """``async with Deadline(5, "GET /x", prefer=dir):`` cancels the block after the time-out
+    and raises :class:`PluginTimeoutError` naming the frame it was stuck in.
+
+    ``asyncio.timeout`` does the cancelling but loses that frame; this records it
+    from the loop callback that cancels, when the task is suspended in it.
+    """
+
+    def __init__(self, timeout: float | None, what: str, prefer: str | None = None) -> None:
+        self.timeout = timeout
+        self.what = what
+        self.prefer = prefer
+        self.stuck: str | None = None
+        self._handle: asyncio.TimerHandle | None = None
+        self._task: asyncio.Task[Any] | None = None
+
+    def _expire(self) -> None:
+        assert self._task is not None
+        self.stuck = where_waiting(self._task, self.prefer)
+        self._task.cancel()
+
+    async def __aenter__(self) -> Deadline:
+        if self.timeout is not None:
+            self._task = asyncio.current_task()
+            self._handle = asyncio.get_running_loop().call_later(self.timeout, self._expire)
+        return self
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        __tracebackhide__ = True
+        if self._handle is not None:
+            self._handle.cancel()
+        if (
+            self.stuck is not None
+            and exc_type is asyncio.CancelledError
+            and self._task is not None
+            and self._task.uncancel() == 0
+        ):
+            assert self.timeout is not None
+            raise PluginTimeoutError(self.what, self.timeout, self.stuck) from None
+
+
 class PluginExit(Exception):
     """Carries a ``SystemExit`` raised by plugin code out of its task.
 
@@ -196,6 +253,11 @@ async def run_with_timeout(
         # A hostile coroutine may swallow the cancellation: give it a moment, no more.
         await asyncio.wait({task}, timeout=0.5)
         assert timeout is not None
+        if not task.done():
+            # Still running: closing the coroutine keeps it from hanging the loop's
+            # shutdown (asyncio.run and pytest-asyncio wait for every task).
+            abandon(task)
+            stuck_at += " (it ignored the cancellation and was abandoned)"
         raise PluginTimeoutError(what, timeout, stuck_at)
     try:
         return task.result()

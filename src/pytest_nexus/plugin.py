@@ -716,12 +716,14 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
 def _check_factory_hosts(factory: HostFactory) -> None:
     left_open = [h for h in factory.hosts if h.plugin is not None and not h.closed]
     if left_open:
-        pytest.fail(
+        message = (
             "nexus_host_factory built hosts the test left running: "
             + ", ".join(repr(h) for h in left_open)
-            + "; use `async with nexus_host_factory(...) as host:` so they are shut down.",
-            pytrace=False,
+            + "; use `async with nexus_host_factory(...) as host:` so they are shut down."
         )
+        for host in left_open:
+            host.abandon()  # the network guard and the rest must not outlive the test
+        pytest.fail(message, pytrace=False)
     for host in factory.hosts:
         _warn_leftovers(host)
     _verify(factory)
@@ -741,14 +743,12 @@ def _warn_leftovers(host: PluginHost) -> None:
 
     from nexus_testkit import NexusLeftoverWarning
 
-    notes = host.leftovers.notes()
-    if notes:
-        listing = "\n".join(f"- {n}" for n in notes)
-        warnings.warn(
-            NexusLeftoverWarning(
-                f"Plugin {host.name!r} left these behind after shutdown():\n{listing}\n"
-                "The platform keeps them alive after the plugin is unloaded; remove them "
-                "in shutdown() (unsubscribe_from_event, service_registry.unregister)."
-            ),
-            stacklevel=1,
+    text = host.leftovers.warning(host.name)
+    if text:
+        # Attributed to the plugin's file, not to this one.
+        warnings.warn_explicit(
+            NexusLeftoverWarning(text),
+            NexusLeftoverWarning,
+            filename=str(host.loaded.file if host.loaded else host.directory),
+            lineno=1,
         )

@@ -1,0 +1,1 @@
+WHO = "sys_path_hack"

@@ -1,0 +1,58 @@
+# A hostile plugin for tests/test_robustness.py and tests/test_isolation.py: see README.
+import asyncio
+import logging
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+logger = logging.getLogger(__name__)
+
+
+class Health(BaseModel):
+    healthy: bool
+
+
+class HostilePlugin:
+    def __init__(self):
+        self.name = "writes_then_fails"
+        self.category = "test"
+        self.version = "0.1.0"
+        self.initialized = False
+        self.config = {}
+        self.db_adapter = self.event_bus = self.service_registry = None
+
+    async def initialize(self):
+        if self.config.get("fail_in_initialize"):
+            await self.db_adapter.set("plugin:writes_then_fails:boot", {"step": 1})
+            await self.db_adapter.set("plugins.test.writes_then_fails.config.boots", 1)
+            raise RuntimeError("initialize failed after writing")
+        self.initialized = True
+        return True
+
+    async def shutdown(self):
+        self.initialized = False
+
+    def get_api_routes(self):
+        router = APIRouter()
+
+        @router.get("/ping")
+        async def ping():
+            return {"pong": True}
+
+        @router.post("/save")
+        async def save():
+            await self.db_adapter.set("plugin:writes_then_fails:draft", {"title": "kept"})
+            await self.db_adapter.set("plugins.test.writes_then_fails.config.saves", 1)
+            raise RuntimeError("the save failed after writing")
+
+        return [router]
+
+    def get_database_schema(self):
+        return {"collections": {}}
+
+    async def health_check(self):
+        return Health(healthy=self.initialized)
+
+
+def create_plugin():
+    return HostilePlugin()
