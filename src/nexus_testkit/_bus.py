@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import inspect
+import sys
 from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -64,6 +65,15 @@ class Event(BaseModel):
     timestamp: datetime = Field(default_factory=_utcnow)
     source: str | None = None
     correlation_id: str | None = None
+
+
+def _event_class() -> type[Event]:
+    # Handlers get the platform's own Event class when the platform is loaded
+    # (a plugin that imports nexus.plugins has loaded it), so isinstance checks
+    # against nexus.core.Event hold; the harness never imports it itself.
+    core = sys.modules.get("nexus.core")
+    cls: type[Event] = getattr(core, "Event", Event) if core is not None else Event
+    return cls
 
 
 class EventPriority(enum.Enum):
@@ -191,7 +201,7 @@ class RecordingEventBus:
         and ``priority`` an ``EventPriority``: anything else raises here, as it
         would there.
         """
-        event = Event(name=event_name, data=data or {}, source=source)
+        event = _event_class()(name=event_name, data=data or {}, source=source)
         self.published.append(
             PublishedEvent(event_name, event.data, source, priority.value, event.timestamp, event)
         )

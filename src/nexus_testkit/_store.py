@@ -90,6 +90,20 @@ def sql_round_trip(value: Any) -> Any:
     return sql_deserialise(sql_serialise(value))
 
 
+_sqlite: Any = None
+
+
+def _sqlite_text(value: Any) -> str:
+    """``value`` as SQLite turns it into TEXT (what a text key column stores)."""
+    global _sqlite
+    if _sqlite is None:
+        import sqlite3
+
+        _sqlite = sqlite3.connect(":memory:", check_same_thread=False)
+    text: str = _sqlite.execute("SELECT CAST(? AS TEXT)", (value,)).fetchone()[0]
+    return text
+
+
 def _like_regex(pattern: str) -> re.Pattern[str]:
     # The platform turns * and ? into % and _; a literal % or _ in the pattern
     # is then a LIKE wildcard too.  SQLite's LIKE folds ASCII case only.
@@ -183,8 +197,14 @@ class RecordingDataStore:
         self._set_observers.append(observer)
 
     def _key(self, key: Any) -> Any:
-        # The SQL adapter's key column is text: 1 and "1" are the same row.
-        return str(key) if self.fidelity == "sql" and not isinstance(key, str) else key
+        if self.fidelity != "sql":
+            return key
+        # The SQL adapter's key column is text, converted by SQLite itself:
+        # 1 and "1" are one row, True is "1", 1e20 is "1.0e+20".
+        if not isinstance(key, str):
+            key = _sqlite_text(key)
+        key.encode("utf-8")  # a lone surrogate cannot reach SQLite: UnicodeEncodeError
+        return key
 
     # ------------------------------------------------------------ adapter interface
 
@@ -214,10 +234,15 @@ class RecordingDataStore:
 
     async def set(self, key: str, value: Any) -> None:
         self._check("set", key)
-        key = self._key(key)
-        # json.dumps may raise TypeError for a dict holding a non-JSON value,
-        # exactly where the SQL adapter would.
-        self._data[key] = sql_serialise(value) if self.fidelity == "sql" else value
+        if self.fidelity == "sql":
+            # In the platform's order: json.dumps may raise TypeError for a dict
+            # holding a non-JSON value, then the key, then the text are encoded.
+            stored = sql_serialise(value)
+            key = self._key(key)
+            stored.encode("utf-8")
+            self._data[key] = stored
+        else:
+            self._data[key] = value
         self.operations.append(DataOperation("set", key, value, None))
         for observer in self._set_observers:
             observer(key, value)
@@ -240,8 +265,10 @@ class RecordingDataStore:
         if self.fidelity == "sql":
             keys = sorted(self._data)
             if pattern != "*":
-                regex = _like_regex(pattern)
-                keys = [k for k in keys if regex.fullmatch(k)]
+                pattern.encode("utf-8")  # as _key: SQLite takes UTF-8 text only
+                # SQLite's LIKE stops reading both strings at the first NUL.
+                regex = _like_regex(pattern.split("\x00", 1)[0])
+                keys = [k for k in keys if regex.fullmatch(k.split("\x00", 1)[0])]
         elif pattern == "*":
             keys = list(self._data)
         else:
