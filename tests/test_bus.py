@@ -8,8 +8,8 @@ delivers) and the two are compared.
 from __future__ import annotations
 
 import asyncio
-import sys
 import functools
+import sys
 from datetime import datetime
 from typing import Any
 
