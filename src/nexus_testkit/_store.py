@@ -63,11 +63,26 @@ class DataOperation(NamedTuple):
 
 
 class _DatabaseConfig:
-    """Stands in for ``nexus.database.DatabaseConfig`` (plugins sometimes read ``.type``)."""
+    """Stands in for ``nexus.database.DatabaseConfig``, with the same fields and defaults."""
 
     def __init__(self, type: str) -> None:
         self.type = type
+        self.url: str | None = None
+        self.host = "localhost"
+        self.port = 5432
+        self.database = "nexus"
+        self.username: str | None = None
+        self.password: str | None = None
+        self.path = "./nexus.db"
         self.pool_size = 10
+        self.max_overflow = 20
+        self.pool_timeout = 30
+        self.replica_set: str | None = None
+        self.auth_source = "admin"
+        self.ssl_enabled = False
+        self.ssl_cert_path: str | None = None
+        self.ssl_key_path: str | None = None
+        self.ssl_ca_path: str | None = None
 
 
 def sql_serialise(value: Any) -> str:
