@@ -13,14 +13,12 @@ import copy
 import functools
 import json
 from collections.abc import Callable, Sequence
-from datetime import timezone
+from datetime import UTC
 from typing import Any, Final
 
 from hypothesis import strategies as st
 
-__all__ = ["FORMATS", "json_key", "json_values", "mix", "realistic"]
-
-_UTC = timezone.utc
+__all__ = ["FORMATS", "json_key", "json_values", "mix", "realistic", "samples"]
 
 #: format name -> how a Faker instance produces a realistic value of it.
 FORMATS: Final[dict[str, Callable[[Any], str]]] = {
@@ -28,7 +26,7 @@ FORMATS: Final[dict[str, Callable[[Any], str]]] = {
     "idn-email": lambda fake: str(fake.email()),
     "uri": lambda fake: str(fake.uri()),
     "url": lambda fake: str(fake.url()),
-    "date-time": lambda fake: fake.date_time(tzinfo=_UTC).isoformat(),
+    "date-time": lambda fake: fake.date_time(tzinfo=UTC).isoformat(),
     "date": lambda fake: str(fake.date()),
     "time": lambda fake: f"{fake.time()}Z",
     "duration": lambda fake: f"PT{fake.random_int(0, 86400)}S",
@@ -74,8 +72,10 @@ def json_values() -> st.SearchStrategy[Any]:
     )
     return st.recursive(
         scalars,
-        lambda children: st.lists(children, max_size=4)
-        | st.dictionaries(st.text(max_size=12), children, max_size=4),
+        lambda children: (
+            st.lists(children, max_size=4)
+            | st.dictionaries(st.text(max_size=12), children, max_size=4)
+        ),
         max_leaves=8,
     )
 
@@ -108,7 +108,7 @@ def samples(values: Sequence[Any]) -> st.SearchStrategy[Any]:
 
 
 def mix(boundaries: Sequence[Any], general: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-    """Boundary values half of the time (the first one is what examples shrink to), else ``general``."""
+    """Boundary values half of the time (examples shrink to the first), else ``general``."""
     unique: dict[str, Any] = {}
     for value in boundaries:
         unique.setdefault(json_key(value), value)
