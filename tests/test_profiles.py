@@ -17,6 +17,9 @@ def test_profile():
 @pytest.fixture
 def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     monkeypatch.delenv("NEXUS_HYPOTHESIS_PROFILE", raising=False)
+    # With CI set, hypothesis loads its own "ci" profile, which the cases below
+    # do not expect; the CI case has its own test.
+    monkeypatch.delenv("CI", raising=False)
     pytester.makeini(INI)
     pytester.makepyfile(test_probe=PROBE)
     return pytester
@@ -69,3 +72,13 @@ def test_unknown_profile_is_a_usage_error(project: pytest.Pytester) -> None:
     result.stderr.fnmatch_lines(
         ["ERROR: 'fast' is not a nexus hypothesis profile. Valid profiles: nexus-dev, nexus-ci."]
     )
+
+
+def test_nexus_profile_replaces_hypothesis_automatic_ci_profile(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CI", "true")
+    plain = project.runpytest_subprocess("-s")
+    plain.stdout.fnmatch_lines(["*PROFILE ci 100 True"])
+    ours = project.runpytest_subprocess("-s", "--nexus-profile=nexus-ci")
+    ours.stdout.fnmatch_lines(["*PROFILE nexus-ci 200 True"])

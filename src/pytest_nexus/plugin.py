@@ -187,7 +187,9 @@ def _hypothesis_profile(config: pytest.Config) -> None:
     register_profiles()  # before hypothesis' own configure loads --hypothesis-profile
     from hypothesis import settings
 
-    if wanted and not theirs and settings.get_current_profile_name() == "default":
+    # "ci" is what hypothesis loads by itself when the CI variable is set; a
+    # profile a conftest loaded is the user's choice and is kept.
+    if wanted and not theirs and settings.get_current_profile_name() in ("default", "ci"):
         settings.load_profile(wanted)
 
 
