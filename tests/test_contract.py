@@ -266,6 +266,15 @@ CASES: dict[str, Case] = {
         # Every refused configuration leaves the task behind, the invalid ones too.
         also={"config.invalid": "failed"},
     ),
+    "config_valid_refused": Case(
+        "config.valid",
+        "failed",
+        (
+            "valid configurations (by the manifest's rules) the plugin refused:",
+            "'max_items': 100",
+            "initialize() returned False",
+        ),
+    ),
     "config_invalid": Case(
         "config.invalid",
         "failed",

@@ -153,6 +153,14 @@ CHECKS: tuple[Check, ...] = (
     ),
     # config -----------------------------------------------------------------
     Check(
+        "config.valid",
+        "error",
+        "initialize() accepts valid configurations drawn from the manifest's rules "
+        "(defaults, bounds, enum members, realistic formats; --nexus-examples of them).",
+        "Accept every value the manifest allows, or declare the rule the plugin enforces "
+        "(min/max, enum, pattern, min_length) in the manifest.",
+    ),
+    Check(
         "config.required",
         "error",
         "A configuration missing a required key is refused (initialize returns False or "
@@ -162,7 +170,8 @@ CHECKS: tuple[Check, ...] = (
     Check(
         "config.invalid",
         "error",
-        "Values outside the declared type, enum, bounds or pattern are refused.",
+        "Values outside the declared type, enum, bounds or pattern are refused (each rule "
+        "once, then drawn invalid configurations).",
         "Validate each configured value against the manifest's rules in initialize().",
     ),
     Check(
@@ -189,7 +198,8 @@ CHECKS: tuple[Check, ...] = (
     Check(
         "events.handlers_robust",
         "warning",
-        "Each subscribed handler survives well-formed events with unexpected payloads.",
+        "Each subscribed handler survives well-formed events with unexpected payloads "
+        "(empty, unexpected keys, and payloads drawn from events.schemas or arbitrary JSON).",
         "Read event.data with .get() and handle missing or wrong-typed keys.",
     ),
     # permissions ------------------------------------------------------------

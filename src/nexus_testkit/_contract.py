@@ -45,7 +45,7 @@ from ._host import PluginHost
 from ._loader import LoadedPlugin, import_plugin, platform_plugin_class
 from ._manifest import HTTP_METHODS, Manifest, load_manifest
 from ._mask import Masker
-from ._rules import check_value, violations
+from ._rules import Violation, check_value, violations
 from ._services import RecordingServiceRegistry
 from ._store import RecordingDataStore
 from ._tasks import run_with_timeout
@@ -752,7 +752,7 @@ class _Run:
             ):
                 targets.append(name)
         for name in targets:
-            for payload in _UNEXPECTED_PAYLOADS:
+            for payload in [*_UNEXPECTED_PAYLOADS, *self.draw_payloads(name)]:
                 self.monitor.during = f"handler of {name!r}"
                 await bus.publish(name, payload, source=CONTRACT_SOURCE)
         for failure in bus.handler_failures[before:]:
@@ -764,6 +764,21 @@ class _Run:
             self.warn("events.handlers_robust", _bullets(failures))
         else:
             self.passed("events.handlers_robust")
+
+    def draw_payloads(self, event_name: str) -> list[dict[str, Any]]:
+        from hypothesis.errors import InvalidArgument
+
+        from .strategies import event_payloads
+
+        assert self.manifest is not None
+        try:
+            strategy = event_payloads(self.manifest, event_name)
+        except InvalidArgument:  # a subscription the manifest does not declare
+            from hypothesis import strategies as st
+
+            strategy = st.dictionaries(st.text(max_size=8), st.integers() | st.text(max_size=8))
+        payloads: list[dict[str, Any]] = self.draw(strategy)
+        return payloads
 
     async def check_restart(self, first: PluginHost) -> None:
         host = self.host(
@@ -791,11 +806,17 @@ class _Run:
 
     async def stage_config(self) -> None:
         assert self.manifest is not None
+        await self.check_valid_configs()
         all_violations = list(violations(self.manifest, self.valid_config))
         required = [v for v in all_violations if v.rule.startswith("required")]
-        invalid = [v for v in all_violations if not v.rule.startswith("required")][
-            : self.options.examples
-        ]
+        invalid: list[Any] = [v for v in all_violations if not v.rule.startswith("required")]
+        seen = {(v.key, v.rule.split(":")[0]) for v in invalid}
+        for drawn in self.draw_invalid():
+            key, rule = drawn.violation.key, drawn.violation.rule
+            if rule != "required" and (key, rule) not in seen:
+                seen.add((key, rule))
+                invalid.append(Violation(drawn.config, key, str(drawn.violation.message)))
+        invalid = invalid[: self.options.examples]
         for check_id, cases in (("config.required", required), ("config.invalid", invalid)):
             if not self.wanted(check_id):
                 continue
@@ -814,6 +835,79 @@ class _Run:
                 )
             else:
                 self.passed(check_id, f"{len(cases)} configuration(s) refused")
+
+    def draw(self, strategy: Any) -> list[Any]:
+        """Up to ``examples`` values of ``strategy``, reproducibly (derandomised)."""
+        from hypothesis import HealthCheck, Phase, given, settings
+
+        drawn: list[Any] = []
+
+        @settings(
+            max_examples=self.options.examples,
+            derandomize=True,
+            database=None,
+            deadline=None,
+            phases=[Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
+        @given(strategy)
+        def collect(value: Any) -> None:
+            drawn.append(value)
+
+        # Generating examples is the harness's work, not the plugin's blocking.
+        self.monitor.during = ""
+        collect()
+        return drawn
+
+    def draw_invalid(self) -> list[Any]:
+        from hypothesis.errors import InvalidArgument
+
+        from .strategies import invalid_configs
+
+        assert self.manifest is not None
+        try:
+            return self.draw(invalid_configs(self.manifest, **self.secret_values))
+        except InvalidArgument:  # nothing left to break once secrets are fixed
+            return []
+
+    async def check_valid_configs(self) -> None:
+        assert self.manifest is not None
+        if not self.wanted("config.valid"):
+            return
+        if not self.manifest.configuration:
+            self.passed("config.valid", "the manifest declares no configuration")
+            return
+        from .strategies import configs
+
+        drawn = self.draw(configs(self.manifest, **self.secret_values))
+        problems = []
+        for config in drawn:
+            problem = await self.accepted(config)
+            if problem:
+                problems.append(f"{config!r}: {problem}")
+            if len(problems) >= 3:
+                break
+        if problems:
+            self.failed(
+                "config.valid",
+                "valid configurations (by the manifest's rules) the plugin refused:\n"
+                + _bullets(problems),
+            )
+        else:
+            self.passed("config.valid", f"{len(drawn)} configuration(s) accepted")
+
+    async def accepted(self, config: Mapping[str, Any]) -> str | None:
+        """``None`` if the plugin starts with ``config`` (and stops cleanly), else why not."""
+        host = self.host(config)
+        self.monitor.during = "initialize() with a drawn valid configuration"
+        try:
+            await host.start()
+        except PluginStartError as exc:
+            return exc.problem
+        except PluginLoadError as exc:
+            return str(exc)
+        await host.aclose()
+        return None
 
     async def refused(self, config: Mapping[str, Any]) -> str | None:
         """``None`` if the plugin refuses ``config`` cleanly, else what went wrong."""
