@@ -23,6 +23,7 @@ when this module is imported.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -163,6 +164,7 @@ class _MaskingRecordFactory:
         return record
 
 
+@functools.cache
 def _transport_class() -> Any:
     import httpx
 
@@ -457,13 +459,14 @@ class PluginHost:
         logger = logging.getLogger("nexus.plugins")
         self._saved_levels.append((logger, logger.level))
         if logger.level == logging.NOTSET or logger.level > logging.DEBUG:
-            logger.setLevel(logging.DEBUG)
+            logger.setLevel(logging.DEBUG)  # setLevel walks every logger: only when needed
         logger.addHandler(self._capture)
 
     def _detach_logs(self) -> None:
         for logger, level in self._saved_levels:
             logger.removeHandler(self._capture)
-            logger.setLevel(level)
+            if logger.level != level:
+                logger.setLevel(level)
         self._saved_levels.clear()
 
     async def _start_instance(self) -> None:

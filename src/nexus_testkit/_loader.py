@@ -14,10 +14,12 @@ always read again.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
 import itertools
+import logging
 import re
 import sys
 import traceback
@@ -123,8 +125,16 @@ class LoadedPlugin:
         """Remove the plugin's modules from ``sys.modules`` and its directory from ``sys.path``."""
         if self._unloaded:
             return
-        for name in self.module_names():
+        names = self.module_names()
+        for name in names:
             sys.modules.pop(name, None)
+        # Their loggers too (logging.getLogger(__name__)): each load has a fresh
+        # package name, and the logging module never forgets a logger.
+        loggers = logging.Logger.manager.loggerDict
+        prefix = self.package + "."
+        with _logging_lock():
+            for name in [n for n in loggers if n == self.package or n.startswith(prefix)]:
+                del loggers[name]
         root = self.directory.resolve()
         added = [p for p in sys.path if p not in self._path_before and p and _inside(p, root)]
         for entry in added:
@@ -132,6 +142,11 @@ class LoadedPlugin:
                 sys.path.remove(entry)
         importlib.invalidate_caches()
         self._unloaded = True
+
+
+def _logging_lock() -> Any:
+    lock = getattr(logging, "_lock", None)
+    return lock if lock is not None else contextlib.nullcontext()
 
 
 def platform_plugin_class(module: types.ModuleType) -> type | None:

@@ -185,8 +185,26 @@ def load_manifest(path: Path | str) -> Manifest:
     field path, and what was expected.
     """
     file = manifest_path_of(path)
-    data = _read_json_object(file)
-    return _build(file, data)
+    try:
+        st = file.stat()
+        key = (str(file.absolute()), st.st_mtime_ns, st.st_size)
+    except OSError:
+        key = None
+    cached = _cache.get(key) if key is not None else None
+    if cached is not None:
+        return cached
+    manifest = _build(file, _read_json_object(file))
+    if key is not None:
+        if len(_cache) > 256:
+            _cache.clear()
+        _cache[key] = manifest
+    return manifest
+
+
+# Manifests are read once per test by the fixtures; an unchanged file (same
+# mtime and size) is not parsed again.  Manifest is frozen; its ``raw`` dict is
+# shared, which is why resolve_config deep-copies the defaults it takes.
+_cache: dict[tuple[str, int, int], Manifest] = {}
 
 
 # --------------------------------------------------------------------------- reading

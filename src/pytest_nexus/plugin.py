@@ -216,7 +216,7 @@ def pytest_runtest_makereport(
     report = yield
     # Nothing recorded is lost: a failing test's report shows what the plugin
     # published and wrote before the failure.
-    if report.failed:
+    if report.failed and _HOSTS_KEY in item.stash:
         for tracked in item.stash.get(_HOSTS_KEY, []):
             for host in getattr(tracked, "hosts", [tracked]):
                 if host.plugin is None:
@@ -226,6 +226,11 @@ def pytest_runtest_makereport(
                     report.sections.append(
                         (f"nexus: recorded by {host.name} ({call.when})", recorded)
                     )
+    if call.when == "teardown":
+        # Items live until the session ends: hosts kept here would keep every
+        # plugin, app and fake of the run alive (and the collector busy).
+        item.stash[_HOSTS_KEY] = []
+        item.stash[_FACTORY_KEY] = None
     return report
 
 
