@@ -97,8 +97,9 @@ class LoadedPlugin:
     platform_class: type | None
     factory: str
     _unloaded: bool = field(default=False, repr=False)
-    #: sys.modules and sys.path before the import, to find what the plugin added.
-    _modules_before: frozenset[str] = field(default=frozenset(), repr=False)
+    #: The last module in sys.modules and sys.path before the import: what the
+    #: plugin added comes after it (dicts keep insertion order).
+    _last_module_before: str | None = field(default=None, repr=False)
     _path_before: tuple[str, ...] = field(default=(), repr=False)
 
     @property
@@ -110,7 +111,7 @@ class LoadedPlugin:
         prefix = self.package + "."
         root = self.directory.resolve()
         names = []
-        for name in set(sys.modules) - self._modules_before:
+        for name in self._added_modules():
             if name == self.package or name.startswith(prefix):
                 names.append(name)
                 continue
@@ -120,6 +121,14 @@ class LoadedPlugin:
             if filename and _inside(filename, root):
                 names.append(name)
         return sorted(names)
+
+    def _added_modules(self) -> list[str]:
+        added = []
+        for name in reversed(sys.modules):
+            if name == self._last_module_before:
+                break
+            added.append(name)
+        return added
 
     def unload(self) -> None:
         """Remove the plugin's modules from ``sys.modules`` and its directory from ``sys.path``."""
@@ -131,10 +140,9 @@ class LoadedPlugin:
         # Their loggers too (logging.getLogger(__name__)): each load has a fresh
         # package name, and the logging module never forgets a logger.
         loggers = logging.Logger.manager.loggerDict
-        prefix = self.package + "."
         with _logging_lock():
-            for name in [n for n in loggers if n == self.package or n.startswith(prefix)]:
-                del loggers[name]
+            for name in names:
+                loggers.pop(name, None)
         root = self.directory.resolve()
         added = [p for p in sys.path if p not in self._path_before and p and _inside(p, root)]
         for entry in added:
@@ -239,7 +247,7 @@ def import_plugin(directory: Path | str) -> LoadedPlugin:
         )
 
     package = f"_nexus_plugin_{next(_counter)}_{_safe(directory.name)}"
-    modules_before = frozenset(sys.modules)
+    last_module_before = next(reversed(sys.modules), None)
     path_before = tuple(sys.path)
     try:
         module = _import(package, directory, file)
@@ -255,7 +263,7 @@ def import_plugin(directory: Path | str) -> LoadedPlugin:
         instance=instance,
         platform_class=platform_plugin_class(module),
         factory=factory,
-        _modules_before=modules_before,
+        _last_module_before=last_module_before,
         _path_before=path_before,
     )
 
