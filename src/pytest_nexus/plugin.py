@@ -453,6 +453,17 @@ def _resolve_plugin_path(node: pytest.Item) -> Path:
 
 
 def _host_options(node: pytest.Item) -> dict[str, Any]:
+    # Read by several fixtures of one test: worked out once per item.
+    cached = node.stash.get(_OPTIONS_KEY, None)
+    if cached is None:
+        cached = node.stash[_OPTIONS_KEY] = _read_host_options(node)
+    return dict(cached)
+
+
+_OPTIONS_KEY = pytest.StashKey[dict[str, Any]]()
+
+
+def _read_host_options(node: pytest.Item) -> dict[str, Any]:
     settings = _settings(node)
     options: dict[str, Any] = {
         "timeout": settings.timeout,
