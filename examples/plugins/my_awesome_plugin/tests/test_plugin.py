@@ -23,7 +23,11 @@ async def test_status_counts_actions(nexus_client):
 
 async def test_unknown_action_is_reported_not_raised(nexus_client, nexus_event_bus):
     r = await nexus_client.post("/action", json={"action": "dance"})
-    assert r.json() == {"success": False, "message": "Action failed: Unknown action: dance", "result": None}
+    assert r.json() == {
+        "success": False,
+        "message": "Action failed: Unknown action: dance",
+        "result": None,
+    }
     nexus_event_bus.assert_not_published("my_awesome_plugin.action_completed")
 
 
@@ -39,13 +43,20 @@ async def test_disabled_plugin_refuses_actions(nexus_client):
 
 
 async def test_initialized_event_and_services(nexus_plugin, nexus_event_bus, nexus_services):
-    nexus_event_bus.assert_published("my_awesome_plugin.initialized", data={"version": "1.0.0"}, times=1)
+    nexus_event_bus.assert_published(
+        "my_awesome_plugin.initialized", data={"version": "1.0.0"}, times=1
+    )
     assert nexus_services.get("my_awesome_plugin.api") is nexus_plugin
 
 
 async def test_configuration_reaches_the_plugin(nexus_plugin, nexus_config):
     # The required secret api_key got a placeholder; the rest are manifest defaults.
-    assert nexus_config == {"api_key": "test-api_key", "max_retries": 3, "timeout": 30, "enabled": True}
+    assert nexus_config == {
+        "api_key": "test-api_key",
+        "max_retries": 3,
+        "timeout": 30,
+        "enabled": True,
+    }
     assert await nexus_plugin.get_config("max_retries") == 3
 
 
@@ -108,3 +119,43 @@ async def test_bounds_are_accepted(nexus_host_factory, max_retries):
 async def test_sql_fidelity_round_trip(nexus_client, nexus_data_store):
     await nexus_client.post("/action", json={"action": "ping"})
     assert nexus_data_store.data["plugin:my_awesome_plugin:last_action"]["action"] == "ping"
+
+
+# Property-based: configurations drawn from the manifest's own rules.
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nexus_testkit import ConfigStore, PluginStartError, load_manifest
+from nexus_testkit.strategies import configs, invalid_configs, request_bodies
+
+MANIFEST = load_manifest(__file__.rsplit("/tests/", 1)[0])
+# The manifest allows any string as api_key, but the plugin (rightly) refuses
+# an empty one: both strategies get a non-empty key.
+API_KEY = st.text(min_size=1, max_size=20)
+
+
+@settings(max_examples=15, deadline=None)
+@given(config=configs(MANIFEST, api_key=API_KEY))
+async def test_every_valid_configuration_starts(nexus_host_factory, config):
+    async with nexus_host_factory(config=config) as host:
+        assert (await host.client.get("/status")).status_code == 200
+
+
+@settings(max_examples=15, deadline=None)
+@given(bad=invalid_configs(MANIFEST, api_key=API_KEY))
+async def test_every_invalid_configuration_is_refused(nexus_host_factory, bad):
+    # The exact configuration: config= would lay it over the defaults and fill in a
+    # missing required key, which is what this example must not do.
+    with pytest.raises(PluginStartError):
+        async with nexus_host_factory(config_store=ConfigStore(bad.config)):
+            pass
+
+
+@settings(max_examples=15, deadline=None)
+@given(data=st.data())
+async def test_action_bodies_from_the_openapi_schema(nexus_host_factory, data):
+    async with nexus_host_factory() as host:
+        body = data.draw(request_bodies(host.app, "POST", "/action"))
+        assert (await host.client.post("/action", json=body)).status_code == 200
+        bad = data.draw(request_bodies(host.app, "POST", "/action", valid=False))
+        assert (await host.client.post("/action", json=bad)).status_code == 422

@@ -590,3 +590,31 @@ async def test_refused_token_is_not_logged(nexus_host_factory):
             pass
     assert any("webhook_token must be" in record.getMessage() for record in host.logs)
     assert not any(token in record.getMessage() for record in host.logs)
+
+
+# Property-based: payloads and bodies drawn from the manifest and the OpenAPI schema.
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nexus_testkit import load_manifest
+from nexus_testkit.strategies import event_payloads, request_bodies
+
+MANIFEST = load_manifest(__file__.rsplit("/tests/", 1)[0])
+
+
+@settings(max_examples=20, deadline=None)
+@given(payload=event_payloads(MANIFEST, "user.deleted"))
+async def test_user_deleted_handler_survives_any_payload(nexus_host_factory, payload):
+    async with nexus_host_factory() as host:
+        await host.event_bus.publish("user.deleted", payload)
+        assert not host.event_bus.handler_failures
+
+
+@settings(max_examples=20, deadline=None)
+@given(data=st.data())
+async def test_create_task_bodies_from_the_openapi_schema(nexus_host_factory, data):
+    async with nexus_host_factory() as host:
+        body = data.draw(request_bodies(host.app, "POST", "/tasks"))
+        assert (await host.client.post("/tasks", json=body)).status_code == 201
+        bad = data.draw(request_bodies(host.app, "POST", "/tasks", valid=False))
+        assert (await host.client.post("/tasks", json=bad)).status_code == 422
