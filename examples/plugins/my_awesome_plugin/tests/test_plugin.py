@@ -5,6 +5,11 @@ holding a manifest.json above this file.
 """
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nexus_testkit import ConfigStore, PluginStartError, load_manifest
+from nexus_testkit.strategies import configs, invalid_configs, request_bodies
 
 
 async def test_action(nexus_client, nexus_event_bus):
@@ -122,11 +127,7 @@ async def test_sql_fidelity_round_trip(nexus_client, nexus_data_store):
 
 
 # Property-based: configurations drawn from the manifest's own rules.
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-from nexus_testkit import ConfigStore, PluginStartError, load_manifest
-from nexus_testkit.strategies import configs, invalid_configs, request_bodies
 
 MANIFEST = load_manifest(__file__.rsplit("/tests/", 1)[0])
 # The manifest allows any string as api_key, but the plugin (rightly) refuses

@@ -10,8 +10,11 @@ import asyncio
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from nexus_testkit import PluginStartError
+from nexus_testkit import PluginStartError, load_manifest
+from nexus_testkit.strategies import event_payloads, request_bodies
 
 TASKS_KEY = "plugin:task_manager:tasks"
 STATS_KEY = "plugin:task_manager:stats"
@@ -593,11 +596,7 @@ async def test_refused_token_is_not_logged(nexus_host_factory):
 
 
 # Property-based: payloads and bodies drawn from the manifest and the OpenAPI schema.
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-from nexus_testkit import load_manifest
-from nexus_testkit.strategies import event_payloads, request_bodies
 
 MANIFEST = load_manifest(__file__.rsplit("/tests/", 1)[0])
 
