@@ -105,8 +105,6 @@ async def test_restart_keeps_the_stores(nexus_host, nexus_client, nexus_data_sto
 
 
 async def test_missing_api_key_is_refused(nexus_host_factory):
-    from nexus_testkit import PluginStartError
-
     with pytest.raises(PluginStartError) as info:
         async with nexus_host_factory(config={"api_key": None}):
             pass
