@@ -121,6 +121,10 @@ class TaskTracker:
                 task.exception()  # mark retrieved: no "never retrieved" noise
 
 
+#: The code object of the bus's ``_resume`` (set by _bus, which imports this module).
+RESUME_CODE: list[Any] = [None]
+
+
 def where_waiting(task: asyncio.Task[Any], prefer: str | None = None) -> str:
     """``file:line in function`` of the innermost frame a task is suspended in.
 
@@ -135,6 +139,11 @@ def where_waiting(task: asyncio.Task[Any], prefer: str | None = None) -> str:
         if frame is None:
             break
         frames.append(frame)
+        if frame.f_code is RESUME_CODE[0]:
+            # The bus's _resume() drives a handler's coroutine by hand: the
+            # handler is in its locals, not in an await chain.
+            awaitable = frame.f_locals.get("coro")
+            continue
         awaitable = getattr(awaitable, "cr_await", None) or getattr(awaitable, "gi_yieldfrom", None)
     # The plugin's own innermost frame when there is one, else the innermost
     # frame outside asyncio and the harness.
