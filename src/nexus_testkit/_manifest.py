@@ -267,13 +267,14 @@ def _read_json_object(file: Path) -> dict[str, Any]:
         raise ManifestError(
             file,
             None,
-            f"expected a JSON object at the top level, got {_json_type(data)}",
+            f"expected a JSON object at the top level, got {json_type(data)}",
             kind="syntax",
         )
     return data
 
 
-def _json_type(value: object) -> str:
+def json_type(value: object) -> str:
+    """The JSON type name of a value parsed from JSON (``"object"`` for a dict)."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -284,7 +285,7 @@ def _json_type(value: object) -> str:
         return "number"
     if isinstance(value, str):
         return "string"
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):
         return "array"
     if isinstance(value, dict):
         return "object"
@@ -308,7 +309,7 @@ class _Builder:
         if isinstance(value, bool) and bool not in _as_tuple(types):
             raise self.fail(where, f"expected {what}, got boolean")
         if not isinstance(value, types):
-            raise self.fail(where, f"expected {what}, got {_json_type(value)}")
+            raise self.fail(where, f"expected {what}, got {json_type(value)}")
         return value
 
     def opt_str(self, data: Mapping[str, Any], key: str, prefix: str = "") -> str | None:
@@ -453,7 +454,7 @@ def _configuration(
         options = {
             key: ConfigOption(
                 name=key,
-                type=None if value is None else _json_type(value),
+                type=None if value is None else json_type(value),
                 default=value,
             )
             for key, value in conf.items()
@@ -478,18 +479,27 @@ def _type_name(b: _Builder, value: object, where: str) -> str | None:
     return normalised
 
 
+def _enum(b: _Builder, enum: object, where: str) -> tuple[Any, ...] | None:
+    if enum is None:
+        return None
+    return tuple(b.expect(enum, list, f"{where}.enum", "an array"))
+
+
+def _pattern(b: _Builder, pattern: object, where: str) -> str | None:
+    if pattern is None:
+        return None
+    text: str = b.expect(pattern, str, f"{where}.pattern", "a regular expression string")
+    try:
+        re.compile(text)
+    except re.error as exc:
+        raise b.fail(f"{where}.pattern", f"is not a valid regular expression: {exc}") from None
+    return text
+
+
 def _option(b: _Builder, key: str, entry: object, where: str) -> ConfigOption:
     spec = b.expect(entry, dict, where, 'an object like {"type": "string", ...}')
-    enum = spec.get("enum")
-    if enum is not None:
-        enum = tuple(b.expect(enum, list, f"{where}.enum", "an array"))
-    pattern = spec.get("pattern")
-    if pattern is not None:
-        b.expect(pattern, str, f"{where}.pattern", "a regular expression string")
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise b.fail(f"{where}.pattern", f"is not a valid regular expression: {exc}") from None
+    enum = _enum(b, spec.get("enum"), where)
+    pattern = _pattern(b, spec.get("pattern"), where)
     required = spec.get("required", False)
     b.expect(required, bool, f"{where}.required", "true or false")
     type_spelling = spec.get("type")
@@ -532,17 +542,8 @@ def _from_schema(b: _Builder, schema: Mapping[str, Any], where: str) -> dict[str
         enum = spec.get("enum")
         if enum is None and "const" in spec:
             enum = [spec["const"]]
-        if enum is not None:
-            enum = tuple(b.expect(enum, list, f"{pwhere}.enum", "an array"))
-        pattern = spec.get("pattern")
-        if pattern is not None:
-            b.expect(pattern, str, f"{pwhere}.pattern", "a regular expression string")
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise b.fail(
-                    f"{pwhere}.pattern", f"is not a valid regular expression: {exc}"
-                ) from None
+        enum = _enum(b, enum, pwhere)
+        pattern = _pattern(b, spec.get("pattern"), pwhere)
         secret = spec.get("secret", spec.get("x-secret", spec.get("writeOnly", False)))
         options[key] = ConfigOption(
             name=key,

@@ -26,6 +26,7 @@ from typing import Any, Final
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
+from .._manifest import json_type
 from ._values import json_key, json_values, mix, realistic, samples
 
 __all__ = [
@@ -162,19 +163,11 @@ def regex_lengths(pattern: str) -> tuple[int, int | None]:
 
 def json_types(value: Any) -> str:
     """The JSON type name of a Python value parsed from JSON."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list | tuple):
-        return "array"
-    return "object"
+    name = json_type(value)
+    return name if name in _JSON_NAMES else "object"
+
+
+_JSON_NAMES = frozenset({"null", "boolean", "integer", "number", "string", "array", "object"})
 
 
 def _is_number(value: Any) -> bool:
