@@ -276,3 +276,14 @@ async def test_example_plugin_runs_on_the_real_base_plugin():
         assert r.json()["result"] == {"echo": "hi"}
     host.verify()
     assert not host.leftovers
+
+
+async def test_routes_are_walked_on_every_fastapi_release(make_plugin):
+    # FastAPI 0.109 copies an included router's routes into app.routes; newer
+    # releases keep one entry per included router. The contract sees both.
+    from nexus_testkit._contract import _walk_routes
+
+    source = MINIMAL_PLUGIN.replace("router = APIRouter()", 'router = APIRouter(prefix="/v1")')
+    async with PluginHost(make_plugin(source=source)) as host:
+        routes = [(method, path) for method, path, _ in _walk_routes(host.app)]
+    assert routes == [("GET", "/api/plugins/mini/v1/ping")]

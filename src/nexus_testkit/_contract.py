@@ -1148,6 +1148,15 @@ def _walk_routes(app: Any) -> Iterator[tuple[str, str, Any]]:
 
     def walk(routes: list[Any], base: str) -> Iterator[tuple[str, str, Any]]:
         for route in routes:
+            contexts = getattr(route, "effective_route_contexts", None)
+            if callable(contexts):
+                # FastAPI >= 0.16x keeps an included router as one entry whose
+                # effective routes carry their full paths.
+                for context in contexts():
+                    for method in sorted(getattr(context, "methods", None) or ()):
+                        if method != "HEAD":
+                            yield method, base + context.path, context
+                continue
             methods = getattr(route, "methods", None)
             path = getattr(route, "path", "")
             if methods:
