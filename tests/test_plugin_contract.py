@@ -68,6 +68,10 @@ def test_failure_message_says_what_where_and_how_to_fix(project: pytest.Pytester
         consecutive=True,
     )
     result.stdout.no_fnmatch_line("*Traceback*")
+    # The short summary says what failed, not just which item.
+    result.stdout.fnmatch_lines(
+        ["FAILED plugins/leaky/manifest.json::lifecycle.tasks - leaky lifecycle.tasks (*"]
+    )
 
 
 def test_k_selects_a_plugin_and_an_area(project: pytest.Pytester) -> None:

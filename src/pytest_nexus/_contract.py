@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _pytest._code.code import ReprFileLocation, TerminalRepr
 
 from nexus_testkit import NexusLeftoverWarning
 from nexus_testkit._checks import CHECKS, CHECKS_BY_ID, Check
@@ -78,6 +79,20 @@ def _outcome(report: PluginReport, check: Check, strict: bool) -> None:
         )
 
 
+class _FailureRepr(TerminalRepr):
+    """The failure text without a traceback; its first line is also the summary line
+    pytest prints after ``FAILED <item>`` (what ``reprcrash.message`` is for)."""
+
+    def __init__(self, text: str, path: str) -> None:
+        self.text = text
+        first = text.splitlines()[0] if text else ""
+        self.reprcrash = ReprFileLocation(path, 0, first)
+
+    def toterminal(self, tw: Any) -> None:
+        for line in self.text.splitlines():
+            tw.line(line)
+
+
 class ContractItem(pytest.Item):
     """One check of one plugin."""
 
@@ -94,10 +109,10 @@ class ContractItem(pytest.Item):
     def runtest(self) -> None:
         _outcome(_report(self.plugin_dir, self.options), self.check, self.strict)
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, ContractFailure):
-            return f"{excinfo.value}\nFix: {self.check.fix}"
-        return str(super().repr_failure(excinfo, style=style))
+            return _FailureRepr(f"{excinfo.value}\nFix: {self.check.fix}", str(self.path))
+        return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         # A line number (0) is required where skips are reported at the item.
