@@ -164,11 +164,17 @@ class _MaskingRecordFactory:
         return record
 
 
-@functools.cache
 def _transport_class() -> Any:
     import httpx
 
-    class _HostTransport(httpx.ASGITransport):
+    # One class per httpx module object: built once per process, but rebuilt
+    # if httpx itself was imported again (pytester's inline runs do that).
+    return _build_transport_class(httpx.ASGITransport)
+
+
+@functools.cache
+def _build_transport_class(base: type) -> Any:
+    class _HostTransport(base):  # type: ignore[misc]
         """ASGI transport whose requests time out, saying where the route was stuck."""
 
         request_timeout: float | None = None
@@ -178,7 +184,8 @@ def _transport_class() -> Any:
             __tracebackhide__ = True
             what = f"{request.method} {request.url.path}"
             async with Deadline(self.request_timeout, what, self.prefer):
-                return await super().handle_async_request(request)
+                response: httpx.Response = await super().handle_async_request(request)
+                return response
 
     return _HostTransport
 
