@@ -226,11 +226,12 @@ def pytest_runtest_makereport(
                     report.sections.append(
                         (f"nexus: recorded by {host.name} ({call.when})", recorded)
                     )
-    if call.when == "teardown":
+    if call.when == "teardown" and _HOSTS_KEY in item.stash:
         # Items live until the session ends: hosts kept here would keep every
         # plugin, app and fake of the run alive (and the collector busy).
-        item.stash[_HOSTS_KEY] = []
-        item.stash[_FACTORY_KEY] = None
+        del item.stash[_HOSTS_KEY]
+        if _FACTORY_KEY in item.stash:
+            del item.stash[_FACTORY_KEY]
     return report
 
 
