@@ -19,14 +19,14 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def _skip_arg(text: str) -> tuple[str, str]:
-    check_id, sep, reason = text.partition("=")
-    if not sep:
-        check_id, sep, reason = text.partition(":")
-    if not sep or not reason.strip():
+    from ._checks import parse_skip
+
+    parsed = parse_skip(text)
+    if parsed is None:
         raise argparse.ArgumentTypeError(
             f"{text!r}: expected CHECK_ID=REASON (a reason is required)"
         )
-    return check_id.strip(), reason.strip()
+    return parsed
 
 
 def _parser() -> argparse.ArgumentParser:

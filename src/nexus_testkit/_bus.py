@@ -202,14 +202,21 @@ class RecordingEventBus:
         and ``priority`` an ``EventPriority``: anything else raises here, as it
         would there.
         """
-        event = _event_class()(name=event_name, data=data or {}, source=source)
-        self.published.append(
-            PublishedEvent(event_name, event.data, source, priority.value, event.timestamp, event)
-        )
+        event = self._record(event_name, data, priority, source)
         if self.delivery == "queued":
             self._queue.append(event)
             return
         await self._deliver(event)
+
+    def _record(
+        self, event_name: str, data: dict[str, Any] | None, priority: Any, source: str | None
+    ) -> Event:
+        # Built and validated as the platform builds its Event; raises where it would.
+        event = _event_class()(name=event_name, data=data or {}, source=source)
+        self.published.append(
+            PublishedEvent(event_name, event.data, source, priority.value, event.timestamp, event)
+        )
+        return event
 
     def subscribe(self, event_name: str, handler: Handler) -> None:
         """Add ``handler`` for ``event_name`` (a handler may be added twice, as on the platform)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["CHECKS", "CHECKS_BY_ID", "KNOWN_PERMISSIONS", "Check", "Severity"]
+__all__ = ["CHECKS", "CHECKS_BY_ID", "KNOWN_PERMISSIONS", "Check", "Severity", "parse_skip"]
 
 Severity = Literal["error", "warning"]
 
@@ -288,3 +288,13 @@ CHECKS: tuple[Check, ...] = (
 )
 
 CHECKS_BY_ID = {check.id: check for check in CHECKS}
+
+
+def parse_skip(text: str) -> tuple[str, str] | None:
+    """``"ID=REASON"`` (or ``"ID:REASON"``) as ``(id, reason)``; ``None`` without a reason."""
+    check_id, sep, reason = text.partition("=")
+    if not sep:
+        check_id, sep, reason = text.partition(":")
+    if not sep or not reason.strip():
+        return None
+    return check_id.strip(), reason.strip()

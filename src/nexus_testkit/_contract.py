@@ -739,19 +739,9 @@ class _Run:
 
     async def check_handlers(self, host: PluginHost) -> None:
         bus = host.event_bus
-        plugin = host.plugin
-        package = host.loaded.package if host.loaded else ""
         failures = []
         before = len(bus.handler_failures)
-        targets = []
-        for name, handlers in bus.subscriptions.items():
-            if any(
-                getattr(h, "__self__", None) is plugin
-                or (getattr(h, "__module__", "") or "").startswith(package)
-                for h in handlers
-            ):
-                targets.append(name)
-        for name in targets:
+        for name in host.plugin_subscriptions():
             for payload in [*_UNEXPECTED_PAYLOADS, *self.draw_payloads(name)]:
                 self.monitor.during = f"handler of {name!r}"
                 await bus.publish(name, payload, source=CONTRACT_SOURCE)

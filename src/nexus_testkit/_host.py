@@ -635,14 +635,25 @@ class PluginHost:
         self.leftovers.tasks.extend(await self._tracker.settle())
         await self._tracker.cancel_pending()
 
-    def _collect_leftovers(self, plugin: Any) -> None:
-        package = self.loaded.package if self.loaded else None
+    def plugin_subscriptions(self, plugin: Any = None) -> dict[str, list[Any]]:
+        """The bus's handlers that belong to ``plugin`` (default: the current instance):
+        its bound methods and functions defined in its own modules."""
+        plugin = self.plugin if plugin is None else plugin
+        package = self.loaded.package + "." if self.loaded else None
+        owned: dict[str, list[Any]] = {}
         for event_name, handlers in self.event_bus.subscriptions.items():
             for handler in handlers:
-                owner = getattr(handler, "__self__", None)
                 module = getattr(handler, "__module__", "") or ""
-                if owner is plugin or (package and module.startswith(package)):
-                    self.leftovers.subscriptions.append((event_name, handler_name(handler)))
+                if getattr(handler, "__self__", None) is plugin or (
+                    package is not None and (module + ".").startswith(package)
+                ):
+                    owned.setdefault(event_name, []).append(handler)
+        return owned
+
+    def _collect_leftovers(self, plugin: Any) -> None:
+        for event_name, handlers in self.plugin_subscriptions(plugin).items():
+            for handler in handlers:
+                self.leftovers.subscriptions.append((event_name, handler_name(handler)))
         registered = getattr(plugin, "_registered_services", ()) or ()
         for service in sorted(registered):
             if self.services.has_service(service):

@@ -121,12 +121,7 @@ class PlatformEventBus(RecordingEventBus):
         if priority is None:
             priority = core.EventPriority.NORMAL
         # Validate and record exactly as the fake does, then hand it to the real bus.
-        event = Event(name=event_name, data=data or {}, source=source)
-        from ._bus import PublishedEvent
-
-        self.published.append(
-            PublishedEvent(event_name, event.data, source, priority.value, event.timestamp, event)
-        )
+        self._record(event_name, data, priority, source)
         self._enqueued += 1
         self._idle.clear()
         await self.real.publish(event_name, data, priority=priority, source=source)

@@ -350,15 +350,15 @@ def _check_plugin_dir(given: str, path: Path) -> None:
 
 
 def _parse_skip(text: str, origin: str) -> tuple[str, str]:
-    check_id, sep, reason = text.partition("=")
-    if not sep:
-        check_id, sep, reason = text.partition(":")
-    if not sep or not reason.strip():
+    from nexus_testkit._checks import parse_skip
+
+    parsed = parse_skip(text)
+    if parsed is None:
         raise pytest.UsageError(
             f"{origin}: {text!r} is not a valid skip. Valid form: CHECK_ID=REASON "
             "(a reason is required, so that the opt-out shows in every report)."
         )
-    return check_id.strip(), reason.strip()
+    return parsed
 
 
 def _check_skip_ids(skip: dict[str, str]) -> None:
