@@ -352,6 +352,90 @@ def test_config_marker_overrides_and_removes(pytester: pytest.Pytester) -> None:
     pytester.runpytest().assert_outcomes(passed=5)
 
 
+def test_host_uses_the_component_fixtures_a_conftest_overrides(project: pytest.Pytester) -> None:
+    # nexus_host builds what nobody asked for itself; an override anywhere on
+    # the test's path (conftest, module, class, parametrize) must still win.
+    project.makeconftest(
+        """
+        import pytest
+        from nexus_testkit import RecordingDataStore
+
+        @pytest.fixture
+        def nexus_config(nexus_config):
+            return {**nexus_config, "from_conftest": True}
+
+        @pytest.fixture
+        def nexus_data_store():
+            store = RecordingDataStore()
+            store.seed({"seeded": 1})
+            return store
+        """
+    )
+    project.makepyfile(
+        test_it="""
+        import pytest
+        from nexus_testkit import RecordingEventBus
+
+        pytestmark = pytest.mark.nexus_plugin("plugins/mini")
+
+        async def test_conftest_overrides(nexus_plugin):
+            assert nexus_plugin.config == {"from_conftest": True}
+            assert await nexus_plugin.db_adapter.get("seeded") == 1
+
+        @pytest.mark.parametrize("nexus_config", [{"param": 1}])
+        async def test_parametrized(nexus_plugin):
+            assert nexus_plugin.config == {"param": 1}
+
+        @pytest.mark.parametrize(("n", "nexus_config"), [(1, {"n": 1}), (2, {"n": 2})])
+        async def test_parametrized_with_others(nexus_plugin, n):
+            assert nexus_plugin.config == {"n": n}
+
+        class TestInClass:
+            @pytest.fixture
+            def nexus_event_bus(self):
+                bus = RecordingEventBus()
+                bus.marked = "class"
+                return bus
+
+            async def test_class_override(self, nexus_plugin):
+                assert nexus_plugin.event_bus.marked == "class"
+
+        async def test_same_objects_as_the_fixtures(
+            nexus_plugin, nexus_event_bus, nexus_services, nexus_config_store, nexus_manifest
+        ):
+            assert nexus_plugin.event_bus is nexus_event_bus
+            assert nexus_plugin.service_registry is nexus_services
+            assert nexus_plugin.config == nexus_config_store.values
+            assert nexus_manifest.name == "mini"
+        """
+    )
+    project.runpytest().assert_outcomes(passed=6)
+
+
+def test_a_client_test_sets_up_only_the_fixtures_it_uses(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_it="""
+        import pytest
+
+        pytestmark = pytest.mark.nexus_plugin("plugins/mini")
+
+        async def test_client(nexus_client):
+            assert (await nexus_client.get("/ping")).status_code == 200
+
+        async def test_bus_too(nexus_client, nexus_event_bus):
+            pass
+        """
+    )
+    result = project.runpytest("--setup-show", "-p", "no:randomly")
+    result.assert_outcomes(passed=2)
+    output = result.stdout.str()
+    client_test = output[: output.index("TEARDOWN F nexus_host")]
+    assert "SETUP    F nexus_host" in client_test
+    for name in ("nexus_manifest", "nexus_config", "nexus_event_bus", "nexus_data_store"):
+        assert name not in client_test
+    result.stdout.fnmatch_lines(["*SETUP    F nexus_event_bus*", "*SETUP    F nexus_host*"])
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

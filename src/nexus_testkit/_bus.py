@@ -20,9 +20,8 @@ import asyncio
 import enum
 import inspect
 import sys
-import types
 from collections import deque
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal, NamedTuple
 
@@ -31,7 +30,7 @@ from pydantic import BaseModel, Field
 from ._errors import NexusAssertionError
 from ._mask import Masker
 from ._recording import CallList
-from ._tasks import RESUME_CODE, Deadline
+from ._tasks import Deadline, resume
 
 __all__ = [
     "Event",
@@ -299,7 +298,7 @@ class RecordingEventBus:
                         return
                     deadline = Deadline(self.handler_timeout, "handler", self.prefer)
                     async with deadline:
-                        await _resume(coro, first)
+                        await resume(coro, first)
             else:
                 result = handler(event)
                 if inspect.isawaitable(result):
@@ -445,32 +444,6 @@ class RecordingEventBus:
             f"<RecordingEventBus delivery={self.delivery} published={len(self.published)} "
             f"subscriptions={sum(len(h) for h in self._subscribers.values())}>"
         )
-
-
-@types.coroutine
-def _resume(coro: Any, first: Any) -> Generator[Any, Any, Any]:
-    """Await the rest of a coroutine whose first step already ran and yielded ``first``.
-
-    What ``await`` does, by hand: hand each value the coroutine yields to the
-    task, and pass back what the task sends or throws (a cancellation).
-    """
-    step: Any = first
-    while True:
-        try:
-            value = yield step
-        except BaseException as exc:  # thrown in by the task: pass it on
-            try:
-                step = coro.throw(exc)
-            except StopIteration as done:
-                return done.value
-        else:
-            try:
-                step = coro.send(value)
-            except StopIteration as done:
-                return done.value
-
-
-RESUME_CODE[0] = _resume.__code__
 
 
 def drain_cut(event: Event) -> None:

@@ -164,6 +164,12 @@ class _MaskingRecordFactory:
         return record
 
 
+@functools.lru_cache(maxsize=256)
+def _resolved(directory: str) -> str:
+    # Per directory, not per host: a host is built for every test.
+    return str(Path(directory).resolve())
+
+
 def _transport_class() -> Any:
     import httpx
 
@@ -264,8 +270,10 @@ class PluginHost:
         )
         if self.event_bus.handler_timeout is None:
             self.event_bus.handler_timeout = timeout
+        # Where a stuck plugin is reported: the first frame in its own files.
+        self._prefer = _resolved(str(self.directory))
         if self.event_bus.prefer is None:
-            self.event_bus.prefer = str(self.directory.resolve())
+            self.event_bus.prefer = self._prefer
         self.data_store = data_store or make_data_store(backend, fidelity=fidelity, db_url=db_url)
         self.data_store.observe_sets(self.config_store._observe_set)
         # Components passed in were built without knowing the secrets.
@@ -284,11 +292,11 @@ class PluginHost:
         self._tracker = TaskTracker()
         self._capture = _LogCapture()
         self._saved_levels: list[tuple[logging.Logger, int]] = []
+        self._module_loggers: list[logging.Logger] = []
         self._all_loaded: list[LoadedPlugin] = []
         self._started = False
         self._closed = False
         self._instance_up = False
-        self._prefer = str(self.directory.resolve())
         self._network_guarded = False
         self._blocked_from = 0
         self._log_factory: _MaskingRecordFactory | None = None
@@ -475,16 +483,18 @@ class PluginHost:
             if logger.level != level:
                 logger.setLevel(level)
         self._saved_levels.clear()
+        for module_logger in self._module_loggers:
+            module_logger.removeHandler(self._capture)
+        self._module_loggers.clear()
 
     async def _start_instance(self) -> None:
-        loaded = import_plugin(self.directory)
+        loaded = import_plugin(self.directory, log_level=logging.DEBUG)
         self._all_loaded.append(loaded)
         # The plugin module's own logger (logging.getLogger(__name__)) lives
-        # under the fresh package name of this load.
+        # under the fresh package name of this load; unload() discards it.
         module_logger = logging.getLogger(loaded.package)
         module_logger.addHandler(self._capture)
-        module_logger.setLevel(logging.DEBUG)
-        self._saved_levels.append((module_logger, logging.NOTSET))
+        self._module_loggers.append(module_logger)
         plugin = loaded.instance
         self.loaded = loaded
         self.plugin = plugin

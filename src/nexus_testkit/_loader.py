@@ -15,11 +15,13 @@ always read again.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.abc
 import importlib.machinery
 import importlib.util
 import itertools
 import logging
+import os
 import re
 import sys
 import traceback
@@ -56,7 +58,7 @@ class _CachingLoader(importlib.machinery.SourceFileLoader):
 
     def get_code(self, fullname: str) -> types.CodeType:
         path = self.get_filename(fullname)
-        st = Path(path).stat()
+        st = os.stat(path)
         key = (path, st.st_mtime_ns, st.st_size)
         code = _code_cache.get(key)
         if code is None:
@@ -70,8 +72,8 @@ class _DirectoryPackageLoader(importlib.abc.Loader):
     """Loader of a plugin directory without ``__init__.py``: nothing to execute,
     but ``importlib.resources.files(__package__)`` finds the directory."""
 
-    def __init__(self, directory: Path) -> None:
-        self.path = str(directory / "__init__.py")  # FileReader takes the parent
+    def __init__(self, directory: str) -> None:
+        self.path = os.path.join(directory, "__init__.py")  # FileReader takes the parent
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> None:
         return None
@@ -106,10 +108,14 @@ class LoadedPlugin:
     def plugin_class(self) -> type:
         return type(self.instance)
 
+    @functools.cached_property
+    def _root(self) -> Path:
+        return self.directory.resolve()
+
     def module_names(self) -> list[str]:
         """The plugin's modules: its package, and modules imported from its directory."""
         prefix = self.package + "."
-        root = self.directory.resolve()
+        root = self._root
         names = []
         for name in self._added_modules():
             if name == self.package or name.startswith(prefix):
@@ -143,12 +149,18 @@ class LoadedPlugin:
         with _logging_lock():
             for name in names:
                 loggers.pop(name, None)
-        root = self.directory.resolve()
+        root = self._root
         added = [p for p in sys.path if p not in self._path_before and p and _inside(p, root)]
         for entry in added:
             while entry in sys.path:
                 sys.path.remove(entry)
-        importlib.invalidate_caches()
+        # The next load of this directory must see files written since (a test
+        # that edits a plugin between hosts): refresh the finder of this one
+        # directory, not every finder (importlib.invalidate_caches() walks them all).
+        for entry in (str(self.directory), *added):
+            invalidate = getattr(sys.path_importer_cache.get(entry), "invalidate_caches", None)
+            if invalidate is not None:
+                invalidate()
         self._unloaded = True
 
 
@@ -208,13 +220,13 @@ def _hint(exc: BaseException) -> str:
     return ""
 
 
-def _load_module(name: str, file: Path, *, package_dir: Path | None = None) -> types.ModuleType:
-    loader = _CachingLoader(name, str(file))
+def _load_module(name: str, file: str, *, package_dir: str | None = None) -> types.ModuleType:
+    loader = _CachingLoader(name, file)
     spec = importlib.util.spec_from_file_location(
         name,
         file,
         loader=loader,
-        submodule_search_locations=[str(package_dir)] if package_dir is not None else None,
+        submodule_search_locations=[package_dir] if package_dir is not None else None,
     )
     assert spec is not None  # a .py path always gives a spec
     module = importlib.util.module_from_spec(spec)
@@ -225,32 +237,49 @@ def _load_module(name: str, file: Path, *, package_dir: Path | None = None) -> t
 
 def _cleanup(package: str) -> None:
     prefix = package + "."
-    for name in [n for n in sys.modules if n == package or n.startswith(prefix)]:
+    names = [n for n in sys.modules if n == package or n.startswith(prefix)]
+    for name in names:
         sys.modules.pop(name, None)
+    loggers = logging.Logger.manager.loggerDict
+    with _logging_lock():
+        for name in [package, *names]:
+            loggers.pop(name, None)
 
 
-def import_plugin(directory: Path | str) -> LoadedPlugin:
+def import_plugin(directory: Path | str, *, log_level: int | None = None) -> LoadedPlugin:
     """Import ``directory/plugin.py`` under a fresh package and build the plugin instance.
 
     The instance comes from ``create_plugin()`` when the module defines it,
     otherwise from the platform's own rule (see :func:`platform_plugin_class`).
     Raises :class:`PluginLoadError` naming the file and the cause; the
     plugin's own traceback frames follow on the next lines.
+
+    ``log_level`` sets the level of the package's logger before the plugin
+    runs, so that its modules' loggers (``logging.getLogger(__name__)``)
+    inherit it.
     """
-    directory = Path(directory)
-    file = directory / "plugin.py"
-    if not directory.is_dir():
+    # Strings, not Path objects, on the way: a host imports the plugin afresh
+    # for every test, and pathlib was most of that import's cost.
+    where = os.fspath(directory)
+    file_name = os.path.join(where, "plugin.py")
+    directory = Path(where)
+    file = Path(file_name)
+    if not os.path.isdir(where):
         raise PluginLoadError(directory, "is not a directory")
-    if not file.is_file():
+    if not os.path.isfile(file_name):
         raise PluginLoadError(
             directory, "has no plugin.py; a plugin directory holds manifest.json and plugin.py"
         )
 
     package = f"_nexus_plugin_{next(_counter)}_{_safe(directory.name)}"
+    if log_level is not None:
+        # A logger nothing has used yet, with no children: no level caches to
+        # clear, which Logger.setLevel would do for every logger in the process.
+        logging.getLogger(package).level = log_level
     last_module_before = next(reversed(sys.modules), None)
     path_before = tuple(sys.path)
     try:
-        module = _import(package, directory, file)
+        module = _import(package, where, file_name)
         instance, factory = _build_instance(module, file)
     except BaseException:
         _cleanup(package)
@@ -268,11 +297,12 @@ def import_plugin(directory: Path | str) -> LoadedPlugin:
     )
 
 
-def _import(package: str, directory: Path, file: Path) -> types.ModuleType:
-    init = directory / "__init__.py"
-    current = init if init.is_file() else file
+def _import(package: str, directory: str, file: str) -> types.ModuleType:
+    init = os.path.join(directory, "__init__.py")
+    has_init = os.path.isfile(init)
+    current = init if has_init else file
     try:
-        if init.is_file():
+        if has_init:
             _load_module(package, init, package_dir=directory)
         else:
             # A package without __init__.py, with a spec so that importlib.resources
@@ -280,7 +310,7 @@ def _import(package: str, directory: Path, file: Path) -> types.ModuleType:
             spec = importlib.machinery.ModuleSpec(
                 package, _DirectoryPackageLoader(directory), is_package=True
             )
-            spec.submodule_search_locations = [str(directory)]
+            spec.submodule_search_locations = [directory]
             pkg = importlib.util.module_from_spec(spec)
             sys.modules[package] = pkg
         current = file
@@ -290,16 +320,16 @@ def _import(package: str, directory: Path, file: Path) -> types.ModuleType:
     except KeyboardInterrupt:
         raise
     except SyntaxError as exc:
-        where = Path(exc.filename) if exc.filename else current
+        where = Path(exc.filename or current)
         detail = "".join(traceback.format_exception_only(type(exc), exc)).rstrip()
         raise PluginLoadError(
             where, f"syntax error at line {exc.lineno}: {exc.msg}", detail
         ) from None
     except BaseException as exc:  # SystemExit and friends must not end the run
         raise PluginLoadError(
-            current,
+            Path(current),
             f"import failed: {_describe(exc)}{_hint(exc)}",
-            plugin_frames(exc, directory),
+            plugin_frames(exc, Path(directory)),
         ) from None
 
 

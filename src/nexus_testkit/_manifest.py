@@ -12,7 +12,9 @@ named check failure rather than a plugin that cannot even be loaded.
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -184,15 +186,21 @@ def load_manifest(path: Path | str) -> Manifest:
     Raises :class:`ManifestError` naming the file, the line and column or the
     field path, and what was expected.
     """
-    file = manifest_path_of(path)
+    # os.path, not pathlib: the fixtures call this for every test.
+    name = os.fspath(path)
     try:
-        st = file.stat()
-        key = (str(file.absolute()), st.st_mtime_ns, st.st_size)
+        st = os.stat(name)
+        if stat.S_ISDIR(st.st_mode):
+            name = os.path.join(name, "manifest.json")
+            st = os.stat(name)
+        key = (os.path.abspath(name), st.st_mtime_ns, st.st_size)
     except OSError:
         key = None
+        name = os.fspath(manifest_path_of(path))
     cached = _cache.get(key) if key is not None else None
     if cached is not None:
         return cached
+    file = Path(name)
     manifest = _build(file, _read_json_object(file))
     if key is not None:
         if len(_cache) > 256:

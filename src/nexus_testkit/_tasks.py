@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import traceback
-from collections.abc import Coroutine
+import types
+from collections.abc import Coroutine, Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,6 +20,7 @@ __all__ = [
     "TaskTracker",
     "TrackedTask",
     "abandon",
+    "resume",
     "run_with_timeout",
     "where_waiting",
 ]
@@ -121,8 +124,27 @@ class TaskTracker:
                 task.exception()  # mark retrieved: no "never retrieved" noise
 
 
-#: The code object of the bus's ``_resume`` (set by _bus, which imports this module).
-RESUME_CODE: list[Any] = [None]
+@types.coroutine
+def resume(coro: Any, first: Any) -> Generator[Any, Any, Any]:
+    """Await the rest of a coroutine whose first step already ran and yielded ``first``.
+
+    What ``await`` does, by hand: hand each value the coroutine yields to the
+    task, and pass back what the task sends or throws (a cancellation).
+    """
+    step: Any = first
+    while True:
+        try:
+            value = yield step
+        except BaseException as exc:  # thrown in by the task: pass it on
+            try:
+                step = coro.throw(exc)
+            except StopIteration as done:
+                return done.value
+        else:
+            try:
+                step = coro.send(value)
+            except StopIteration as done:
+                return done.value
 
 
 def where_waiting(task: asyncio.Task[Any], prefer: str | None = None) -> str:
@@ -139,8 +161,8 @@ def where_waiting(task: asyncio.Task[Any], prefer: str | None = None) -> str:
         if frame is None:
             break
         frames.append(frame)
-        if frame.f_code is RESUME_CODE[0]:
-            # The bus's _resume() drives a handler's coroutine by hand: the
+        if frame.f_code is resume.__code__:
+            # resume() drives a handler's coroutine by hand: the
             # handler is in its locals, not in an await chain.
             awaitable = frame.f_locals.get("coro")
             continue
@@ -231,6 +253,11 @@ async def _guarded(coro: Coroutine[Any, Any, T]) -> T:
         raise PluginExit(exc) from exc
 
 
+async def _rest_of(coro: Coroutine[Any, Any, T], first: Any) -> T:
+    result: T = await resume(coro, first)
+    return result
+
+
 async def run_with_timeout(
     coro: Coroutine[Any, Any, T],
     timeout: float | None,  # noqa: ASYNC109 - we need the stuck frame, which asyncio.timeout loses
@@ -243,10 +270,20 @@ async def run_with_timeout(
     A plain ``wait_for`` would cancel the coroutine and lose the frame it was
     waiting in, which is the one thing a user needs to fix a hang.
     """
+    # Most initialize() and shutdown() coroutines finish without suspending:
+    # run the first step here, in the context the task would have had, and
+    # give a task and a timer only to a coroutine that does suspend.
+    context = contextvars.copy_context()
+    if type(coro) is types.CoroutineType:
+        try:
+            first = context.run(coro.send, None)
+        except StopIteration as finished:
+            return finished.value  # type: ignore[no-any-return]
+        coro = _rest_of(coro, first)
     if tracker is not None:
         tracker.paused += 1
     try:
-        task = asyncio.ensure_future(_guarded(coro))
+        task = asyncio.get_running_loop().create_task(_guarded(coro), context=context)
     finally:
         if tracker is not None:
             tracker.paused -= 1

@@ -527,6 +527,97 @@ def _track(node: pytest.Item, host: Any) -> None:
     node.stash.setdefault(_HOSTS_KEY, []).append(host)
 
 
+#: The fixtures a host is made of, and what nexus_host builds itself when a
+#: test neither requests nor overrides them: each fixture costs pytest tens of
+#: microseconds to set up and tear down, per test.
+_COMPONENTS = (
+    "nexus_plugin_path",
+    "nexus_manifest",
+    "nexus_config",
+    "nexus_config_store",
+    "nexus_event_bus",
+    "nexus_data_store",
+    "nexus_services",
+)
+
+
+def _build_host(request: pytest.FixtureRequest) -> PluginHost:
+    from nexus_testkit import ConfigStore, PluginHost
+
+    node = request.node
+    wanted = _wanted_components(request)
+    components: dict[str, Any] = {
+        name.removeprefix("nexus_"): request.getfixturevalue(name) for name in wanted
+    }
+    options = _host_options(node)
+    path = components.pop("plugin_path", None) or _resolve_plugin_path(node)
+    manifest = components.pop("manifest", None) or _load_manifest(path)
+    config = components.pop("config", None)
+    if "config_store" not in components:
+        if config is None:
+            config = _resolve_config_for(node, manifest)
+        components["config_store"] = ConfigStore(config, secret_keys=manifest.secret_keys)
+    # Options the given components were already built with.
+    for given, applied in (
+        ("event_bus", ("delivery", "allow_handler_errors")),
+        ("data_store", ("fidelity", "db_url")),
+    ):
+        if given in components:
+            for key in applied:
+                options.pop(key, None)
+    return PluginHost(path, manifest=manifest, **components, **options)
+
+
+def _wanted_components(request: pytest.FixtureRequest) -> list[str]:
+    """The component fixtures this test requests, or that are not ours where it runs."""
+    names = request.fixturenames
+    overridden = _overridden_components(request.node)
+    return [n for n in _COMPONENTS if n in names or n in overridden]
+
+
+_OVERRIDES_KEY = pytest.StashKey[dict[str, frozenset[str]]]()
+
+
+def _overridden_components(node: pytest.Item) -> frozenset[str]:
+    # What a name resolves to depends on where the test is (conftest
+    # directories, module, class): worked out once per parent node.
+    cache = node.config.stash.setdefault(_OVERRIDES_KEY, {})
+    key = node.parent.nodeid if node.parent is not None else ""
+    found = cache.get(key)
+    if found is None:
+        found = cache[key] = _find_overrides(node)
+    return found
+
+
+def _find_overrides(node: pytest.Item) -> frozenset[str]:
+    manager = getattr(node.session, "_fixturemanager", None)
+    getfixturedefs = getattr(manager, "getfixturedefs", None)
+    if getfixturedefs is None:  # a pytest we cannot ask: use every fixture, as pytest would
+        return frozenset(_COMPONENTS)
+    where: Any = node if pytest.version_tuple >= (8, 1) else node.nodeid
+    overridden = set()
+    for name in _COMPONENTS:
+        defs = getfixturedefs(name, where) or ()
+        if defs and getattr(defs[-1].func, "__module__", None) != __name__:
+            overridden.add(name)
+    return frozenset(overridden)
+
+
+def _load_manifest(path: Path) -> Manifest:
+    from nexus_testkit import ManifestError, load_manifest
+
+    try:
+        return load_manifest(path)
+    except ManifestError as exc:
+        _fail_on(exc)
+
+
+def _resolve_config_for(node: pytest.Item, manifest: Manifest) -> dict[str, Any]:
+    from nexus_testkit import resolve_config
+
+    return resolve_config(manifest, _marker_config(node))
+
+
 # ---------------------------------------------------------------------------- fixtures
 
 
@@ -543,20 +634,13 @@ def nexus_plugin_path(request: pytest.FixtureRequest) -> Path:
 @pytest.fixture
 def nexus_manifest(nexus_plugin_path: Path) -> Manifest:
     """The plugin's manifest, loaded with :func:`nexus_testkit.load_manifest`."""
-    from nexus_testkit import ManifestError, load_manifest
-
-    try:
-        return load_manifest(nexus_plugin_path)
-    except ManifestError as exc:
-        _fail_on(exc)
+    return _load_manifest(nexus_plugin_path)
 
 
 @pytest.fixture
 def nexus_config(request: pytest.FixtureRequest, nexus_manifest: Manifest) -> dict[str, Any]:
     """The plugin's configuration: manifest defaults, then ``@pytest.mark.nexus_config``."""
-    from nexus_testkit import resolve_config
-
-    return resolve_config(nexus_manifest, _marker_config(request.node))
+    return _resolve_config_for(request.node, nexus_manifest)
 
 
 @pytest.fixture
@@ -608,35 +692,17 @@ def nexus_services(request: pytest.FixtureRequest) -> RecordingServiceRegistry:
 
 
 @pytest_asyncio.fixture
-async def nexus_host(
-    request: pytest.FixtureRequest,
-    nexus_plugin_path: Path,
-    nexus_manifest: Manifest,
-    nexus_config_store: ConfigStore,
-    nexus_event_bus: RecordingEventBus,
-    nexus_data_store: RecordingDataStore,
-    nexus_services: RecordingServiceRegistry,
-) -> AsyncIterator[PluginHost]:
+async def nexus_host(request: pytest.FixtureRequest) -> AsyncIterator[PluginHost]:
     """A started host: the plugin initialized over the fakes, its routes mounted.
 
-    At teardown the plugin is shut down; the test fails if it leaked tasks,
-    if shutdown raised or hung, or if a handler raised unacknowledged.
+    It uses the component fixtures (``nexus_config``, ``nexus_event_bus``, ...)
+    that the test requests or a conftest overrides, and builds the others
+    itself.  At teardown the plugin is shut down; the test fails if it leaked
+    tasks, if shutdown raised or hung, or if a handler raised unacknowledged.
     """
-    from nexus_testkit import NexusTestkitError, PluginHost
+    from nexus_testkit import NexusTestkitError
 
-    options = _host_options(request.node)
-    # Already applied to the components the other fixtures built.
-    for key in ("delivery", "allow_handler_errors", "db_url", "fidelity"):
-        options.pop(key, None)
-    host = PluginHost(
-        nexus_plugin_path,
-        manifest=nexus_manifest,
-        config_store=nexus_config_store,
-        event_bus=nexus_event_bus,
-        data_store=nexus_data_store,
-        services=nexus_services,
-        **options,
-    )
+    host = _build_host(request)
     _track(request.node, host)
     try:
         await host.start()
@@ -701,19 +767,32 @@ class _TestHostFactory:
 
 
 def _new_factory(item: pytest.Item) -> HostFactory:
-    from nexus_testkit import HostFactory, ManifestError, load_manifest
+    from nexus_testkit import HostFactory
 
     path = _resolve_plugin_path(item)
-    try:
-        manifest = load_manifest(path)
-    except ManifestError as exc:
-        _fail_on(exc)
+    manifest = _load_manifest(path)
     return HostFactory(path, manifest=manifest, config=_marker_config(item), **_host_options(item))
 
 
 _FACTORY_KEY = pytest.StashKey[Any]()
 #: The test that is running, per config (pytester runs nest sessions).
 _CURRENT: dict[pytest.Config, pytest.Item] = {}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # nexus_host asks for its component fixtures at run time, so they are not
+    # in a test's fixture closure; a test that parametrizes one directly
+    # (parametrize("nexus_config", [...])) overrides it all the same.
+    if "nexus_host" not in metafunc.fixturenames:
+        return
+    for marker in metafunc.definition.iter_markers("parametrize"):
+        argnames = marker.args[0] if marker.args else marker.kwargs.get("argnames", ())
+        if isinstance(argnames, str):
+            argnames = [name.strip() for name in argnames.split(",")]
+        for name in argnames:
+            if name in _COMPONENTS and name not in metafunc.fixturenames:
+                metafunc.fixturenames.append(name)
 
 
 @pytest.hookimpl(tryfirst=True)
