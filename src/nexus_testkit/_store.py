@@ -162,31 +162,64 @@ class RecordingDataStore:
             raise ValueError(
                 f"{fidelity!r} is not a valid fidelity. Valid fidelities: {', '.join(FIDELITIES)}."
             )
-        self.fidelity: Fidelity = fidelity
+        self._fidelity: Fidelity = fidelity
         self.config = _DatabaseConfig("memory" if fidelity == "memory" else "sqlite")
-        self.connected = connected
+        self._connected = connected
         self.masker = masker or Masker()
-        self.operations: CallList[DataOperation] = CallList()
+        self._sql = fidelity == "sql"  # read on every operation
+        # Operations are recorded flat, five items each, and become
+        # DataOperation records when someone looks: a NamedTuple costs ten
+        # times as much, and kept tuples make the garbage collector walk them.
+        self._recorded: list[Any] = []
+        self._operations: CallList[DataOperation] = CallList()
         self._data: dict[str, Any] = {}
         self._faults: list[_Fault] = []
         self._set_observers: list[Callable[[str, Any], None]] = []
+        #: Not connected, or a fault is waiting: each operation checks this one flag.
+        self._slow = not connected
+
+    @property
+    def fidelity(self) -> Fidelity:
+        """``"memory"`` (values stored as given) or ``"sql"`` (as the SQL adapter stores them)."""
+        return self._fidelity
+
+    @property
+    def connected(self) -> bool:
+        """Whether ``connect()`` was called (operations other than connect raise until then)."""
+        return self._connected
+
+    @connected.setter
+    def connected(self, value: bool) -> None:
+        self._connected = value
+        self._slow = bool(self._faults) or not value
+
+    @property
+    def operations(self) -> CallList[DataOperation]:
+        """Every call on the store, in order (a :class:`CallList` of :class:`DataOperation`)."""
+        recorded = self._recorded
+        if recorded:
+            fields = [iter(recorded)] * 5
+            self._operations.extend(map(DataOperation._make, zip(*fields, strict=True)))
+            recorded.clear()
+        return self._operations
 
     # ------------------------------------------------------------ helpers
 
     def _check(self, op: str, key: str | None) -> None:
-        if not self._faults and self.connected:
+        if not self._slow:
             return  # the common case, kept cheap: every operation passes here
         for i, fault in enumerate(self._faults):
             if fault.op == op and (fault.key is None or fault.key == key):
                 if fault.remaining <= 1:
                     del self._faults[i]
+                    self.connected = self._connected  # recompute _slow
                 else:
                     self._faults[i] = fault._replace(remaining=fault.remaining - 1)
-                self.operations.append(DataOperation(op, key, None, None, fault.exception))
+                self._recorded.extend((op, key, None, None, fault.exception))
                 raise fault.exception
-        if not self.connected and op not in ("connect", "disconnect", "health_check"):
+        if not self._connected and op not in ("connect", "disconnect", "health_check"):
             error = RuntimeError("Database not connected")
-            self.operations.append(DataOperation(op, key, None, None, error))
+            self._recorded.extend((op, key, None, None, error))
             raise error
 
     def fail_next(
@@ -208,6 +241,7 @@ class RecordingDataStore:
             exception = RuntimeError("injected fault")
         exc = exception() if isinstance(exception, type) else exception
         self._faults.append(_Fault(op, exc, key, times))
+        self._slow = True
 
     def observe_sets(self, observer: Callable[[str, Any], None]) -> None:
         """Call ``observer(key, value)`` on every successful ``set``."""
@@ -228,7 +262,7 @@ class RecordingDataStore:
     async def connect(self) -> None:
         self._check("connect", None)
         self.connected = True
-        self.operations.append(DataOperation("connect", None, None, None))
+        self._recorded.extend(("connect", None, None, None, None))
 
     async def disconnect(self) -> None:
         self._check("disconnect", None)
@@ -236,22 +270,26 @@ class RecordingDataStore:
         if self.fidelity == "memory":
             # MemoryAdapter.disconnect clears its data; a SQL database keeps it.
             self._data.clear()
-        self.operations.append(DataOperation("disconnect", None, None, None))
+        self._recorded.extend(("disconnect", None, None, None, None))
 
     async def get(self, key: str, default: Any = None) -> Any:
-        self._check("get", key)
-        key = self._key(key)
-        if key in self._data:
-            stored = self._data[key]
-            result = sql_deserialise(stored) if self.fidelity == "sql" else stored
+        if self._slow:
+            self._check("get", key)
+        if self._sql:
+            key = self._key(key)
+            stored = self._data.get(key, _UNSET)
+            result = default if stored is _UNSET else sql_deserialise(stored)
         else:
-            result = default
-        self.operations.append(DataOperation("get", key, default, result))
+            result = self._data.get(key, _UNSET)
+            if result is _UNSET:
+                result = default
+        self._recorded.extend(("get", key, default, result, None))
         return result
 
     async def set(self, key: str, value: Any) -> None:
-        self._check("set", key)
-        if self.fidelity == "sql":
+        if self._slow:
+            self._check("set", key)
+        if self._sql:
             # In the platform's order: json.dumps may raise TypeError for a dict
             # holding a non-JSON value, then the key, then the text are encoded.
             stored = sql_serialise(value)
@@ -260,21 +298,22 @@ class RecordingDataStore:
             self._data[key] = stored
         else:
             self._data[key] = value
-        self.operations.append(DataOperation("set", key, value, None))
-        for observer in self._set_observers:
-            observer(key, value)
+        self._recorded.extend(("set", key, value, None, None))
+        if self._set_observers:
+            for observer in self._set_observers:
+                observer(key, value)
 
     async def delete(self, key: str) -> None:
         self._check("delete", key)
         key = self._key(key)
         self._data.pop(key, None)
-        self.operations.append(DataOperation("delete", key, None, None))
+        self._recorded.extend(("delete", key, None, None, None))
 
     async def exists(self, key: str) -> bool:
         self._check("exists", key)
         key = self._key(key)
         result = key in self._data
-        self.operations.append(DataOperation("exists", key, None, result))
+        self._recorded.extend(("exists", key, None, result, None))
         return result
 
     async def list_keys(self, pattern: str = "*") -> list[str]:
@@ -290,13 +329,13 @@ class RecordingDataStore:
             keys = list(self._data)
         else:
             keys = [k for k in self._data if fnmatch.fnmatch(k, pattern)]
-        self.operations.append(DataOperation("list_keys", None, pattern, keys))
+        self._recorded.extend(("list_keys", None, pattern, keys, None))
         return keys
 
     async def clear(self) -> None:
         self._check("clear", None)
         self._data.clear()
-        self.operations.append(DataOperation("clear", None, None, None))
+        self._recorded.extend(("clear", None, None, None, None))
 
     async def health_check(self) -> dict[str, Any]:
         self._check("health_check", None)
@@ -318,7 +357,7 @@ class RecordingDataStore:
                 "total_keys": len(self._data),
                 "connection_pool_size": self.config.pool_size,
             }
-        self.operations.append(DataOperation("health_check", None, None, result))
+        self._recorded.extend(("health_check", None, None, result, None))
         return result
 
     # ------------------------------------------------------------ inspection
