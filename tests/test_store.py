@@ -818,3 +818,40 @@ async def test_non_string_keys_are_text_in_sql_like_the_sql_adapter(real_sql: An
     assert await real_sql.list_keys() == ["1", "b"]
     assert await store.list_keys() == await real_sql.list_keys()
     assert await store.list_keys("1*") == await real_sql.list_keys("1*") == ["1"]
+
+
+@pytest.mark.asyncio
+async def test_operations_read_between_calls_keep_order_and_clearing() -> None:
+    # Records are kept flat and built when read: reading in between, clearing
+    # the list and faults must all still give one DataOperation per call, in order.
+    store = RecordingDataStore()
+    await store.connect()
+    await store.set("a", 1)
+    assert store.operations.last == DataOperation("set", "a", 1, None)
+    assert await store.get("a") == 1
+    store.fail_next("get", KeyError("boom"), key="b")
+    with pytest.raises(KeyError):
+        await store.get("b")
+    assert await store.get("b", 7) == 7  # the fault was used up
+    assert [(op.op, op.key, op.result) for op in store.operations] == [
+        ("connect", None, None),
+        ("set", "a", None),
+        ("get", "a", 1),
+        ("get", "b", None),
+        ("get", "b", 7),
+    ]
+    assert isinstance(store.operations[3].error, KeyError)
+    store.operations.clear()
+    await store.exists("a")
+    assert store.operations == [DataOperation("exists", "a", None, True)]
+
+
+@pytest.mark.asyncio
+async def test_setting_connected_is_checked_by_the_next_operation() -> None:
+    store = RecordingDataStore(connected=True)
+    await store.set("a", 1)
+    store.connected = False
+    with pytest.raises(RuntimeError, match="Database not connected"):
+        await store.get("a")
+    store.connected = True
+    assert await store.get("a") == 1
