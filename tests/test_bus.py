@@ -1183,3 +1183,46 @@ async def test_masking_covers_secrets_shown_through_repr(secret: str) -> None:
     escaped = repr(secret)[1:-1]
     assert secret not in message
     assert escaped not in message
+
+
+@pytest.mark.asyncio
+async def test_published_read_between_publishes_and_cleared_keeps_order() -> None:
+    # Publishes are recorded flat and become PublishedEvent records when read.
+    bus = RecordingEventBus()
+    await bus.publish("a", {"n": 1})
+    assert bus.published.last.data == {"n": 1}
+    await bus.publish("b", priority=EventPriority.HIGH, source="s")
+    await bus.publish("c")
+    assert [(e.name, e.priority, e.source) for e in bus.published] == [
+        ("a", 5, None),
+        ("b", 10, "s"),
+        ("c", 5, None),
+    ]
+    assert all(isinstance(e.event, nexus_core.Event) for e in bus.published)
+    bus.published.clear()
+    await bus.publish("d")
+    assert [e.name for e in bus.published] == ["d"]
+
+
+@pytest.mark.asyncio
+async def test_a_handler_replaced_under_the_same_name_is_called_for_what_it_is() -> None:
+    # Whether a handler is a coroutine function is worked out once per handler
+    # object: a sync handler and an async one subscribed in turn are each called right.
+    bus = RecordingEventBus()
+    calls: list[str] = []
+    for _ in range(3):
+
+        def sync_handler(event: Any) -> None:
+            calls.append("sync")
+
+        async def async_handler(event: Any) -> None:
+            await asyncio.sleep(0)
+            calls.append("async")
+
+        for handler in (sync_handler, async_handler):
+            bus.subscribe("e", handler)
+            await bus.publish("e")
+            bus.unsubscribe("e", handler)
+            del handler
+    assert calls == ["sync", "async"] * 3
+    assert not bus.handler_failures

@@ -71,9 +71,16 @@ def _event_class() -> type[Event]:
     # Handlers get the platform's own Event class when the platform is loaded
     # (a plugin that imports nexus.plugins has loaded it), so isinstance checks
     # against nexus.core.Event hold; the harness never imports it itself.
+    global _event_class_of
     core = sys.modules.get("nexus.core")
-    cls: type[Event] = getattr(core, "Event", Event) if core is not None else Event
+    module, cls = _event_class_of
+    if core is not module:  # loaded (or imported again) since the last publish
+        cls = getattr(core, "Event", Event) if core is not None else Event
+        _event_class_of = (core, cls)
     return cls
+
+
+_event_class_of: tuple[Any, type[Event]] = (None, Event)
 
 
 class EventPriority(enum.Enum):
@@ -169,7 +176,12 @@ class RecordingEventBus:
         self.masker = masker or Masker()
         #: The plugin's directory: a hanging handler is reported at its own frame there.
         self.prefer: str | None = None
-        self.published: CallList[PublishedEvent] = CallList()
+        # Publishes are recorded flat, six items each, and become
+        # PublishedEvent records when read (see ``published``).
+        self._recorded: list[Any] = []
+        self._published: CallList[PublishedEvent] = CallList()
+        #: id(handler) -> (handler, is a coroutine function), worked out once per handler.
+        self._kinds: dict[int, tuple[Handler, bool]] = {}
         self.handler_failures: CallList[HandlerFailure] = CallList()
         self.subscription_calls: CallList[Subscription] = CallList()
         self._acknowledged: set[int] = set()
@@ -212,10 +224,21 @@ class RecordingEventBus:
     ) -> Event:
         # Built and validated as the platform builds its Event; raises where it would.
         event = _event_class()(name=event_name, data=data or {}, source=source)
-        self.published.append(
-            PublishedEvent(event_name, event.data, source, priority.value, event.timestamp, event)
-        )
+        # Enum.value is a property, ten times slower than the attribute behind it;
+        # anything but an enum raises AttributeError as on the platform.
+        value = priority._value_ if isinstance(priority, enum.Enum) else priority.value
+        self._recorded.extend((event_name, event.data, source, value, event.timestamp, event))
         return event
+
+    @property
+    def published(self) -> CallList[PublishedEvent]:
+        """Every ``publish`` call, in order (a :class:`CallList` of :class:`PublishedEvent`)."""
+        recorded = self._recorded
+        if recorded:
+            fields = [iter(recorded)] * 6
+            self._published.extend(map(PublishedEvent._make, zip(*fields, strict=True)))
+            recorded.clear()
+        return self._published
 
     def subscribe(self, event_name: str, handler: Handler) -> None:
         """Add ``handler`` for ``event_name`` (a handler may be added twice, as on the platform)."""
@@ -274,40 +297,54 @@ class RecordingEventBus:
             )
             return
         self._depth += 1
+        kinds = self._kinds
         try:
             # The live list, like the platform: a handler subscribed during
             # delivery is called for this event too.
             for handler in handlers:
-                await self._call(handler, event)
+                kind = kinds.get(id(handler))
+                if kind is None or kind[0] is not handler:
+                    kind = kinds[id(handler)] = (handler, inspect.iscoroutinefunction(handler))
+                if not kind[1]:
+                    self._call_sync(handler, event)
+                    continue
+                # Most handlers finish without suspending: run the first step
+                # here, and only one that waits is awaited under the time-out.
+                try:
+                    coro = handler(event)
+                    first = coro.send(None)
+                except StopIteration:
+                    continue
+                except (KeyboardInterrupt, asyncio.CancelledError, GeneratorExit):
+                    raise
+                except BaseException as exc:  # SystemExit in a handler must not end the run
+                    self._fail(event, handler, exc)
+                    continue
+                await self._finish(handler, event, coro, first)
         finally:
             self._depth -= 1
 
-    async def _call(self, handler: Handler, event: Event) -> None:
-        deadline: Deadline | None = None
+    def _call_sync(self, handler: Handler, event: Event) -> None:
         try:
-            if inspect.iscoroutinefunction(handler):
-                coro = handler(event)
-                if self.handler_timeout is None:
-                    await coro
-                else:
-                    # Most handlers finish without suspending: run the first step
-                    # directly and arm the time-out only for those that wait.
-                    try:
-                        first = coro.send(None)
-                    except StopIteration:
-                        return
-                    deadline = Deadline(self.handler_timeout, "handler", self.prefer)
-                    async with deadline:
-                        await resume(coro, first)
-            else:
-                result = handler(event)
-                if inspect.isawaitable(result):
-                    raise_unawaited(result)
+            result = handler(event)
+            if inspect.isawaitable(result):
+                raise_unawaited(result)
+        except (KeyboardInterrupt, asyncio.CancelledError, GeneratorExit):
+            raise
+        except BaseException as exc:  # SystemExit in a handler must not end the run
+            self._fail(event, handler, exc)
+
+    async def _finish(self, handler: Handler, event: Event, coro: Any, first: Any) -> None:
+        """Await the rest of a handler's coroutine whose first step yielded ``first``."""
+        deadline = Deadline(self.handler_timeout, "handler", self.prefer)
+        try:
+            async with deadline:
+                await resume(coro, first)
         except (KeyboardInterrupt, asyncio.CancelledError, GeneratorExit):
             raise
         except BaseException as exc:  # SystemExit in a handler must not end the run
             failure: BaseException = exc  # a handler's own TimeoutError is kept as raised
-            if deadline is not None and deadline.stuck is not None:
+            if deadline.stuck is not None:
                 failure = TimeoutError(
                     f"handler did not return within {self.handler_timeout:g} s; "
                     f"it was waiting at {deadline.stuck}"
@@ -335,7 +372,8 @@ class RecordingEventBus:
 
     def reset(self) -> None:
         """Forget what was recorded (subscriptions stay)."""
-        self.published.clear()
+        self._recorded.clear()
+        self._published.clear()
         self.handler_failures.clear()
         self._acknowledged.clear()
         self._queue.clear()
