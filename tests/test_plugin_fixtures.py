@@ -429,11 +429,45 @@ def test_a_client_test_sets_up_only_the_fixtures_it_uses(project: pytest.Pyteste
     result = project.runpytest("--setup-show", "-p", "no:randomly")
     result.assert_outcomes(passed=2)
     output = result.stdout.str()
-    client_test = output[: output.index("TEARDOWN F nexus_host")]
-    assert "SETUP    F nexus_host" in client_test
-    for name in ("nexus_manifest", "nexus_config", "nexus_event_bus", "nexus_data_store"):
+    client_test = output[: output.index("TEARDOWN F nexus_client")]
+    assert "SETUP    F nexus_client" in client_test
+    for name in ("nexus_host", "nexus_manifest", "nexus_config", "nexus_event_bus"):
         assert name not in client_test
-    result.stdout.fnmatch_lines(["*SETUP    F nexus_event_bus*", "*SETUP    F nexus_host*"])
+    result.stdout.fnmatch_lines(["*SETUP    F nexus_event_bus*", "*SETUP    F nexus_client*"])
+
+
+def test_host_and_client_in_one_test_share_one_host(project: pytest.Pytester) -> None:
+    # Whichever is set up first starts the host and, torn down last, closes it:
+    # a fixture over nexus_host still sees it running in its own teardown.
+    project.makepyfile(
+        test_it="""
+        import pytest
+
+        pytestmark = pytest.mark.nexus_plugin("plugins/mini")
+        seen = []
+
+        @pytest.fixture
+        async def uses_host(nexus_host):
+            yield nexus_host
+            seen.append(nexus_host.closed)
+            assert (await nexus_host.client.get("/ping")).status_code == 200
+
+        async def test_host_first(nexus_host, nexus_client):
+            assert nexus_client is nexus_host.client
+            assert nexus_host.plugin.initialized
+
+        async def test_client_first(nexus_client, nexus_host, nexus_plugin):
+            assert nexus_client is nexus_host.client
+            assert nexus_plugin is nexus_host.plugin
+
+        async def test_fixture_over_host_then_client(uses_host, nexus_client):
+            assert nexus_client is uses_host.client
+
+        def test_host_open_in_fixture_teardown():
+            assert seen == [False]
+        """
+    )
+    project.runpytest("-p", "no:randomly").assert_outcomes(passed=4)
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ object's own end-of-test check.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 from collections.abc import AsyncIterator, Generator, Iterator
@@ -541,6 +542,36 @@ _COMPONENTS = (
 )
 
 
+_TEST_HOST_KEY = pytest.StashKey[Any]()
+
+
+@contextlib.asynccontextmanager
+async def _test_host(request: pytest.FixtureRequest) -> AsyncIterator[PluginHost]:
+    """The test's host: started by the first of nexus_host and nexus_client set up,
+    and shut down and verified by that one, which pytest tears down last."""
+    from nexus_testkit import NexusTestkitError
+
+    node = request.node
+    running = node.stash.get(_TEST_HOST_KEY, None)
+    if running is not None:
+        yield running
+        return
+    host = _build_host(request)
+    _track(node, host)
+    node.stash[_TEST_HOST_KEY] = host
+    try:
+        try:
+            await host.start()
+        except NexusTestkitError as exc:
+            _fail_on(exc)
+        yield host
+        await host.aclose()
+        _warn_leftovers(host)
+        _verify(host)
+    finally:
+        del node.stash[_TEST_HOST_KEY]
+
+
 def _build_host(request: pytest.FixtureRequest) -> PluginHost:
     from nexus_testkit import ConfigStore, PluginHost
 
@@ -700,18 +731,8 @@ async def nexus_host(request: pytest.FixtureRequest) -> AsyncIterator[PluginHost
     itself.  At teardown the plugin is shut down; the test fails if it leaked
     tasks, if shutdown raised or hung, or if a handler raised unacknowledged.
     """
-    from nexus_testkit import NexusTestkitError
-
-    host = _build_host(request)
-    _track(request.node, host)
-    try:
-        await host.start()
-    except NexusTestkitError as exc:
-        _fail_on(exc)
-    yield host
-    await host.aclose()
-    _warn_leftovers(host)
-    _verify(host)
+    async with _test_host(request) as host:
+        yield host
 
 
 @pytest.fixture
@@ -727,10 +748,16 @@ def nexus_app(nexus_host: PluginHost) -> FastAPI:
     return nexus_host.app
 
 
-@pytest.fixture
-def nexus_client(nexus_host: PluginHost) -> AsyncClient:
-    """An ``httpx.AsyncClient`` based at the plugin's mount prefix, ``/api/plugins/{name}``."""
-    return nexus_host.client
+@pytest_asyncio.fixture
+async def nexus_client(request: pytest.FixtureRequest) -> AsyncIterator[AsyncClient]:
+    """An ``httpx.AsyncClient`` based at the plugin's mount prefix, ``/api/plugins/{name}``.
+
+    The client of the test's ``nexus_host`` (it starts one if the test has none).
+    """
+    # Not a fixture over nexus_host: the most used fixture costs one fixture
+    # set-up, not two; both share the test's one host.
+    async with _test_host(request) as host:
+        yield host.client
 
 
 @pytest.fixture(scope="session")
