@@ -4,7 +4,7 @@ Every strategy is built from what the plugin declares (its manifest.json or its
 FastAPI app), arguments are checked when the strategy is built, and values are
 made to satisfy the rules by construction.  See docs/property-testing.md.
 
-Importing this module does not import pytest; it needs hypothesis, faker and
+Importing this module does not import pytest; it needs hypothesis and
 jsonschema.
 """
 
