@@ -1016,3 +1016,51 @@ def test_public_names() -> None:
 def test_importing_the_strategies_does_not_import_pytest() -> None:
     code = "import sys, nexus_testkit.strategies; sys.exit('pytest' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+# ---------------------------------------------------------------------------- simple patterns
+
+#: Pieces of the anchored patterns manifests use, each with what it matches.
+_PATTERN_ATOMS = st.sampled_from(
+    [r"a", r"\.", r"-", r"[a-z]", r"[A-Z0-9_]", r"[a-z0-9_-]", r"\d", r"\w", r"\s", r".", r"[^abc]", r"[^a-z]"]
+)
+
+
+@st.composite
+def _simple_patterns(draw: st.DrawFn, depth: int = 0) -> str:
+    parts = []
+    for _ in range(draw(st.integers(1, 4))):
+        kind = draw(st.sampled_from(["atom", "atom", "group"] if depth < 2 else ["atom"]))
+        if kind == "atom":
+            part = draw(_PATTERN_ATOMS)
+        else:
+            branches = draw(st.lists(_simple_patterns(depth + 1), min_size=1, max_size=3))
+            part = "(" + "|".join(branches) + ")"
+        # Repeated groups only as "?" or "{2}": a repeat of a repeat can make
+        # re.search itself backtrack for ever, which is the pattern's fault.
+        quantifiers = ["", "", "*", "+", "?", "{2}", "{1,3}", "{0,2}", "+?"]
+        if kind == "group":
+            quantifiers = ["", "?", "{2}"]
+        parts.append(part + draw(st.sampled_from(quantifiers)))
+    return "".join(parts)
+
+
+@settings(max_examples=300, deadline=None)
+@given(body=_simple_patterns(), data=st.data())
+def test_simple_patterns_are_drawn_directly_and_always_match(body: str, data: st.DataObject) -> None:
+    from nexus_testkit.strategies._regex import unchecked_strings
+
+    pattern = f"^{body}$"
+    strategy = unchecked_strings(pattern)
+    assert strategy is not None, pattern
+    value = data.draw(strategy)
+    assert re.search(pattern, value), (pattern, value)
+
+
+@pytest.mark.parametrize(
+    "pattern", [r"\d", r"^a", r"a$", r"(?i)^a$", r"^a(?=b)b$", r"^(a)\1$", r"^[^\d]$", r"^a|b$"]
+)
+def test_other_patterns_are_left_to_from_regex(pattern: str) -> None:
+    from nexus_testkit.strategies._regex import simple_pattern_strings
+
+    assert simple_pattern_strings(pattern) is None

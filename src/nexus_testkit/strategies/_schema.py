@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 from .._manifest import json_type
+from ._regex import simple_pattern_strings
 from ._values import json_key, json_values, mix, realistic, samples
 
 __all__ = [
@@ -560,8 +561,13 @@ def _string(c: Compiler, schema: Mapping[str, Any], where: str) -> Built:
             raise Empty(
                 where, f"no string matching {pattern!r} has a length in [{min_len}, {max_len}]"
             )
-        matching = st.one_of(
-            st.from_regex(compiled, fullmatch=True), st.from_regex(compiled, fullmatch=False)
+        simple = simple_pattern_strings(pattern)
+        matching = (
+            simple
+            if simple is not None
+            else st.one_of(
+                st.from_regex(compiled, fullmatch=True), st.from_regex(compiled, fullmatch=False)
+            )
         )
         general = matching.filter(fits) if lengths_set else matching
         boundaries = [""] if min_len == 0 and compiled.search("") is not None else []
