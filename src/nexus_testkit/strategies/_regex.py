@@ -107,7 +107,14 @@ def _item(op: Any, av: Any, c: Any) -> st.SearchStrategy[str]:
         low, high, sub = av
         if high == c.MAXREPEAT:
             high = low + _UNBOUNDED_EXTRA
-        element = _sequence(list(sub), c)
+        items = list(sub)
+        if len(items) == 1:
+            op, value = items[0]
+            chars = _characters(op, value, c)
+            if chars is not None:
+                # One draw for the whole run, not one per character.
+                return st.text(alphabet=chars, min_size=low, max_size=high)
+        element = _sequence(items, c)
         return st.lists(element, min_size=low, max_size=high).map("".join)
     raise _Unsupported(str(op))
 
