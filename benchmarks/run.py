@@ -634,7 +634,12 @@ def goal_strategies(s: Settings, tmp: Path) -> dict[str, Any]:
     by_name = {r.get("name", ""): r for r in (document or {}).get("results", [])}
     ours = by_name.get("configs(manifest)")
     invalid = by_name.get("invalid_configs(manifest)")
-    peer = next((r for n, r in by_name.items() if n.startswith("hypothesis_jsonschema")), None)
+    peers = [r for n, r in by_name.items() if n.startswith("hypothesis_jsonschema")]
+    # hypothesis-jsonschema may be broken on the installed Hypothesis: then the
+    # peer is its run on the pinned Hypothesis it still works with, and says so.
+    working = [r for r in peers if "error" not in r]
+    peer = working[0] if working else (peers[0] if peers else None)
+    broken_here = next((r for r in peers if "error" in r), None)
     rows = []
     if proc.returncode != 0 or ours is None:
         rows.append(
@@ -659,6 +664,11 @@ def goal_strategies(s: Settings, tmp: Path) -> dict[str, Any]:
         else:
             speedup = peer["per_example_ms"] / per
             peer_text, note = f"{peer['per_example_ms']:.3f} ms h-jsonschema", ""
+            if broken_here is not None:
+                note = (
+                    f"peer on hypothesis {peer.get('hypothesis')}; broken on "
+                    f"{broken_here.get('hypothesis')}; ratio = speed-up"
+                )
         met = per <= 1.0 and (speedup is None or speedup >= 4)
         rows.append(
             row(
