@@ -206,12 +206,12 @@ def _importtime(code: str) -> dict[str, int]:
 def goal_unused(s: Settings, tmp: Path) -> dict[str, Any]:
     project = tmp / "unused"
     _projects.write_unused_project(project)
-    deps = ("hypothesispytest", "faker", "anyio")
+    deps = ("hypothesispytest", "anyio")
     variants_args = {
         "loaded": [],
         "no_nexus": ["-p", "no:nexus"],
         # Not the goal, a note: the pytest plugins that come with pytest-nexus's
-        # dependencies (hypothesis, faker; anyio through FastAPI/httpx) load too.
+        # dependencies (hypothesis; anyio through FastAPI/httpx) load too.
         "no_nexus_no_deps": ["-p", "no:nexus"] + [a for d in deps for a in ("-p", f"no:{d}")],
     }
 
@@ -297,7 +297,7 @@ def goal_unused(s: Settings, tmp: Path) -> dict[str, Any]:
         ),
         row(
             "1",
-            "note: + plugins of its deps (hypothesis, faker, anyio) vs none",
+            "note: + plugins of its deps (hypothesis, anyio) vs none",
             fmt_s(med_loaded),
             fmt_s(med_none),
             statistics.median(deps_paired),
@@ -404,7 +404,7 @@ def goal_per_test(s: Settings, tmp: Path) -> dict[str, Any]:
     if "floor_chain" in live:
         rows.append(
             ratio_row(
-                "  note: that fixture behind 8 trivial fixtures like nexus_host's",
+                "  note: that fixture behind 8 trivial fixtures (a fixture graph's cost)",
                 "floor_chain",
                 "(report)",
                 None,
