@@ -40,7 +40,7 @@ from ._errors import (
     PluginStartError,
     PluginTimeoutError,
 )
-from ._loader import LoadedPlugin, import_plugin, plugin_frames
+from ._loader import LoadedPlugin, import_plugin, plugin_frames, resolved_directory
 from ._manifest import Manifest, load_manifest
 from ._mask import Masker
 from ._network import network_guard
@@ -164,12 +164,6 @@ class _MaskingRecordFactory:
         return record
 
 
-@functools.lru_cache(maxsize=256)
-def _resolved(directory: str) -> str:
-    # Per directory, not per host: a host is built for every test.
-    return str(Path(directory).resolve())
-
-
 def _transport_class() -> Any:
     import httpx
 
@@ -271,7 +265,7 @@ class PluginHost:
         if self.event_bus.handler_timeout is None:
             self.event_bus.handler_timeout = timeout
         # Where a stuck plugin is reported: the first frame in its own files.
-        self._prefer = _resolved(str(self.directory))
+        self._prefer = resolved_directory(str(self.directory))
         if self.event_bus.prefer is None:
             self.event_bus.prefer = self._prefer
         self.data_store = data_store or make_data_store(backend, fidelity=fidelity, db_url=db_url)

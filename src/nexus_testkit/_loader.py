@@ -110,12 +110,11 @@ class LoadedPlugin:
 
     @functools.cached_property
     def _root(self) -> Path:
-        return self.directory.resolve()
+        return Path(resolved_directory(os.fspath(self.directory)))
 
     def module_names(self) -> list[str]:
         """The plugin's modules: its package, and modules imported from its directory."""
         prefix = self.package + "."
-        root = self._root
         names = []
         for name in self._added_modules():
             if name == self.package or name.startswith(prefix):
@@ -124,7 +123,7 @@ class LoadedPlugin:
             # A module the plugin imported by a top-level name from its own
             # directory (after putting it on sys.path).
             filename = getattr(sys.modules.get(name), "__file__", None)
-            if filename and _inside(filename, root):
+            if filename and _inside(filename, self._root):
                 names.append(name)
         return sorted(names)
 
@@ -149,8 +148,10 @@ class LoadedPlugin:
         with _logging_lock():
             for name in names:
                 loggers.pop(name, None)
-        root = self._root
-        added = [p for p in sys.path if p not in self._path_before and p and _inside(p, root)]
+        added: list[str] = []
+        if tuple(sys.path) != self._path_before:  # the plugin changed sys.path
+            before = set(self._path_before)
+            added = [p for p in sys.path if p and p not in before and _inside(p, self._root)]
         for entry in added:
             while entry in sys.path:
                 sys.path.remove(entry)
@@ -162,6 +163,13 @@ class LoadedPlugin:
             if invalidate is not None:
                 invalidate()
         self._unloaded = True
+
+
+@functools.lru_cache(maxsize=256)
+def resolved_directory(directory: str) -> str:
+    """``directory`` made absolute with symlinks resolved, worked out once per directory
+    (a host loads its plugin for every test)."""
+    return str(Path(directory).resolve())
 
 
 def _logging_lock() -> Any:
@@ -229,10 +237,24 @@ def _load_module(name: str, file: str, *, package_dir: str | None = None) -> typ
         submodule_search_locations=[package_dir] if package_dir is not None else None,
     )
     assert spec is not None  # a .py path always gives a spec
+    spec.cached = _bytecode_path(file)  # else worked out again for every load
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     loader.exec_module(module)
     return module
+
+
+@functools.lru_cache(maxsize=256)
+def _bytecode_path(file: str) -> str | None:
+    try:
+        return importlib.util.cache_from_source(file)
+    except NotImplementedError:  # sys.implementation.cache_tag is None
+        return None
+
+
+@functools.lru_cache(maxsize=256)
+def _path(name: str) -> Path:
+    return Path(name)
 
 
 def _cleanup(package: str) -> None:
@@ -262,8 +284,8 @@ def import_plugin(directory: Path | str, *, log_level: int | None = None) -> Loa
     # for every test, and pathlib was most of that import's cost.
     where = os.fspath(directory)
     file_name = os.path.join(where, "plugin.py")
-    directory = Path(where)
-    file = Path(file_name)
+    directory = _path(where)
+    file = _path(file_name)
     if not os.path.isdir(where):
         raise PluginLoadError(directory, "is not a directory")
     if not os.path.isfile(file_name):
