@@ -1226,3 +1226,15 @@ async def test_a_handler_replaced_under_the_same_name_is_called_for_what_it_is()
             del handler
     assert calls == ["sync", "async"] * 3
     assert not bus.handler_failures
+
+
+@pytest.mark.asyncio
+async def test_a_kept_reference_to_published_sees_later_events() -> None:
+    bus = RecordingEventBus()
+    held = bus.published
+    await bus.publish("a")
+    assert held.call_count == 1
+    assert held.last.name == "a"
+    bus.reset()
+    assert held == []
+    assert held is bus.published

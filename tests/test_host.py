@@ -15,7 +15,7 @@ from nexus_testkit import (
     RecordingEventBus,
 )
 
-from ._helpers import EXAMPLES, MINIMAL_PLUGIN, minimal_manifest, needs_platform
+from ._helpers import EXAMPLES, MINIMAL_PLUGIN, minimal_manifest, needs_platform, write_plugin
 
 pytestmark = pytest.mark.asyncio
 
@@ -287,3 +287,47 @@ async def test_routes_are_walked_on_every_fastapi_release(make_plugin):
     async with PluginHost(make_plugin(source=source)) as host:
         routes = [(method, path) for method, path, _ in _walk_routes(host.app)]
     assert routes == [("GET", "/api/plugins/mini/v1/ping")]
+
+
+async def test_initialize_runs_in_one_task_so_its_timeouts_and_task_groups_work(make_plugin):
+    # asyncio.timeout and TaskGroup belong to the task that entered them:
+    # initialize() must not move to another task after its first step.
+    source = MINIMAL_PLUGIN.replace(
+        """    async def initialize(self):
+        self.initialized = True
+        return True""",
+        """    async def initialize(self):
+        import asyncio
+
+        task = asyncio.current_task()
+        try:
+            async with asyncio.timeout(0.01):
+                await asyncio.sleep(1)
+        except TimeoutError:
+            self.degraded = True
+        async with asyncio.TaskGroup() as group:
+            group.create_task(asyncio.sleep(0))
+        self.same_task = task is asyncio.current_task()
+        self.initialized = True
+        return True""",
+    )
+    async with PluginHost(make_plugin(source=source)) as host:
+        assert host.plugin.degraded
+        assert host.plugin.same_task
+    host.verify()
+
+
+async def test_a_relative_plugin_path_follows_the_working_directory(tmp_path, monkeypatch):
+    # The same relative path from two working directories is two plugins:
+    # each host unloads the top-level module its own plugin imported.
+    source = MINIMAL_PLUGIN.replace(
+        "from fastapi import APIRouter",
+        "import os, sys\nsys.path.insert(0, os.path.dirname(__file__))\n"
+        "import helper_mod\nfrom fastapi import APIRouter",
+    )
+    for root in ("a", "b"):
+        write_plugin(tmp_path / root, "p", source, **{"helper_mod.py": f"VALUE = {root!r}\n"})
+        monkeypatch.chdir(tmp_path / root)
+        async with PluginHost("p"):
+            assert root == sys.modules["helper_mod"].VALUE
+        assert "helper_mod" not in sys.modules

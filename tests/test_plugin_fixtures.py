@@ -704,3 +704,78 @@ def test_host_factory_checks_its_hosts_at_teardown(project: pytest.Pytester) -> 
             "use `async with nexus_host_factory(...) as host:` so they are shut down.",
         ]
     )
+
+
+def test_overrides_resolved_by_pytest_as_usual(project: pytest.Pytester) -> None:
+    # Overridden and parametrized components are put back in the test's
+    # closure ahead of the host: fixture params, async fixtures, a fixture
+    # over nexus_plugin and parametrize on a nexus_client-only test all work.
+    project.makeconftest(
+        """
+        import pytest
+        import pytest_asyncio
+        from nexus_testkit import RecordingDataStore
+
+        @pytest.fixture(params=["a", "b"])
+        def nexus_config(request):
+            return {"variant": request.param}
+
+        @pytest_asyncio.fixture
+        async def nexus_data_store():
+            store = RecordingDataStore(connected=True)
+            await store.set("seeded", 1)
+            yield store
+        """
+    )
+    project.makepyfile(
+        test_it="""
+        import pytest
+
+        pytestmark = pytest.mark.nexus_plugin("plugins/mini")
+
+        async def test_params_and_async_override(nexus_plugin):
+            assert nexus_plugin.config["variant"] in ("a", "b")
+            assert await nexus_plugin.db_adapter.get("seeded") == 1
+        """,
+        test_client_only="""
+        import pytest
+
+        @pytest.mark.nexus_plugin("plugins/mini")
+        @pytest.mark.parametrize("nexus_config", [{"x": 1}])
+        async def test_client_param(nexus_client):
+            assert (await nexus_client.get("/ping")).status_code == 200
+        """,
+    )
+    result = project.runpytest("-v", "-p", "no:randomly")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(
+        [
+            "*test_params_and_async_override?a? PASSED*",
+            "*test_params_and_async_override?b? PASSED*",
+        ]
+    )
+
+
+def test_a_component_asked_for_after_the_host_is_the_hosts(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_it="""
+        import pytest
+
+        pytestmark = pytest.mark.nexus_plugin("plugins/mini")
+
+        @pytest.fixture
+        def seeded(request, nexus_host):
+            store = request.getfixturevalue("nexus_data_store")
+            store.seed({"k": 1})
+            return store
+
+        async def test_dynamic(nexus_host, request):
+            assert request.getfixturevalue("nexus_event_bus") is nexus_host.event_bus
+            assert request.getfixturevalue("nexus_config_store") is nexus_host.config_store
+            assert request.getfixturevalue("nexus_services") is nexus_host.services
+
+        async def test_seeded_through_a_fixture(seeded, nexus_plugin):
+            assert await nexus_plugin.db_adapter.get("k") == 1
+        """
+    )
+    project.runpytest().assert_outcomes(passed=2)

@@ -855,3 +855,14 @@ async def test_setting_connected_is_checked_by_the_next_operation() -> None:
         await store.get("a")
     store.connected = True
     assert await store.get("a") == 1
+
+
+@pytest.mark.asyncio
+async def test_a_kept_reference_to_operations_sees_later_ones() -> None:
+    store = RecordingDataStore(connected=True)
+    held = store.operations
+    await store.set("a", 1)
+    await store.get("a")
+    assert [op.op for op in held] == ["set", "get"]
+    assert held is store.operations
+    assert held.call_count == 2

@@ -1022,7 +1022,20 @@ def test_importing_the_strategies_does_not_import_pytest() -> None:
 
 #: Pieces of the anchored patterns manifests use, each with what it matches.
 _PATTERN_ATOMS = st.sampled_from(
-    [r"a", r"\.", r"-", r"[a-z]", r"[A-Z0-9_]", r"[a-z0-9_-]", r"\d", r"\w", r"\s", r".", r"[^abc]", r"[^a-z]"]
+    [
+        r"a",
+        r"\.",
+        r"-",
+        r"[a-z]",
+        r"[A-Z0-9_]",
+        r"[a-z0-9_-]",
+        r"\d",
+        r"\w",
+        r"\s",
+        r".",
+        r"[^abc]",
+        r"[^a-z]",
+    ]
 )
 
 
@@ -1047,7 +1060,9 @@ def _simple_patterns(draw: st.DrawFn, depth: int = 0) -> str:
 
 @settings(max_examples=300, deadline=None)
 @given(body=_simple_patterns(), data=st.data())
-def test_simple_patterns_are_drawn_directly_and_always_match(body: str, data: st.DataObject) -> None:
+def test_simple_patterns_are_drawn_directly_and_always_match(
+    body: str, data: st.DataObject
+) -> None:
     from nexus_testkit.strategies._regex import unchecked_strings
 
     pattern = f"^{body}$"
@@ -1064,3 +1079,21 @@ def test_other_patterns_are_left_to_from_regex(pattern: str) -> None:
     from nexus_testkit.strategies._regex import simple_pattern_strings
 
     assert simple_pattern_strings(pattern) is None
+
+
+def test_a_length_rule_longer_than_a_simple_pattern_repeat_still_draws() -> None:
+    manifest = {
+        "name": "p",
+        "configuration": {
+            "slug": {"type": "string", "pattern": "^[a-z]+$", "min_length": 12, "required": True}
+        },
+    }
+    for config in draws(configs(manifest), 20):
+        assert len(config["slug"]) >= 12
+        assert config["slug"].isalpha()
+
+
+def test_possessive_repeats_are_left_to_from_regex() -> None:
+    from nexus_testkit.strategies._regex import simple_pattern_strings
+
+    assert simple_pattern_strings(r"^[a-z]*+[a-z]$") is None

@@ -29,7 +29,7 @@ from pydantic import BaseModel, Field
 
 from ._errors import NexusAssertionError
 from ._mask import Masker
-from ._recording import CallList
+from ._recording import CallList, FlatRecording
 from ._tasks import Deadline, resume
 
 __all__ = [
@@ -71,16 +71,9 @@ def _event_class() -> type[Event]:
     # Handlers get the platform's own Event class when the platform is loaded
     # (a plugin that imports nexus.plugins has loaded it), so isinstance checks
     # against nexus.core.Event hold; the harness never imports it itself.
-    global _event_class_of
     core = sys.modules.get("nexus.core")
-    module, cls = _event_class_of
-    if core is not module:  # loaded (or imported again) since the last publish
-        cls = getattr(core, "Event", Event) if core is not None else Event
-        _event_class_of = (core, cls)
+    cls: type[Event] = getattr(core, "Event", Event) if core is not None else Event
     return cls
-
-
-_event_class_of: tuple[Any, type[Event]] = (None, Event)
 
 
 class EventPriority(enum.Enum):
@@ -176,10 +169,10 @@ class RecordingEventBus:
         self.masker = masker or Masker()
         #: The plugin's directory: a hanging handler is reported at its own frame there.
         self.prefer: str | None = None
-        # Publishes are recorded flat, six items each, and become
-        # PublishedEvent records when read (see ``published``).
-        self._recorded: list[Any] = []
-        self._published: CallList[PublishedEvent] = CallList()
+        # Publishes are recorded flat, six fields each, and become
+        # PublishedEvent records when read (see FlatRecording).
+        self._published = FlatRecording(PublishedEvent._make, 6)
+        self._recorded = self._published.buffer
         #: id(handler) -> (handler, is a coroutine function), worked out once per handler.
         self._kinds: dict[int, tuple[Handler, bool]] = {}
         self.handler_failures: CallList[HandlerFailure] = CallList()
@@ -233,11 +226,6 @@ class RecordingEventBus:
     @property
     def published(self) -> CallList[PublishedEvent]:
         """Every ``publish`` call, in order (a :class:`CallList` of :class:`PublishedEvent`)."""
-        recorded = self._recorded
-        if recorded:
-            fields = [iter(recorded)] * 6
-            self._published.extend(map(PublishedEvent._make, zip(*fields, strict=True)))
-            recorded.clear()
         return self._published
 
     def subscribe(self, event_name: str, handler: Handler) -> None:
@@ -250,6 +238,7 @@ class RecordingEventBus:
         self.subscription_calls.append(Subscription("unsubscribe", event_name, handler))
         if event_name in self._subscribers:
             self._subscribers[event_name].remove(handler)
+            self._kinds.pop(id(handler), None)  # worked out again if still subscribed elsewhere
 
     # ------------------------------------------------------------ delivery
 
@@ -372,7 +361,6 @@ class RecordingEventBus:
 
     def reset(self) -> None:
         """Forget what was recorded (subscriptions stay)."""
-        self._recorded.clear()
         self._published.clear()
         self.handler_failures.clear()
         self._acknowledged.clear()

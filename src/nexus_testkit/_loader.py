@@ -165,10 +165,16 @@ class LoadedPlugin:
         self._unloaded = True
 
 
-@functools.lru_cache(maxsize=256)
 def resolved_directory(directory: str) -> str:
     """``directory`` made absolute with symlinks resolved, worked out once per directory
     (a host loads its plugin for every test)."""
+    # Keyed by the absolute path: a relative one means another directory
+    # once the working directory changes.
+    return _resolved(os.path.abspath(directory))
+
+
+@functools.lru_cache(maxsize=256)
+def _resolved(directory: str) -> str:
     return str(Path(directory).resolve())
 
 

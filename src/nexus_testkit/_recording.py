@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+import functools
+from collections.abc import Callable, Iterable
+from typing import Any, Generic, TypeVar
 
-__all__ = ["CallList"]
+__all__ = ["CallList", "FlatRecording"]
 
 T = TypeVar("T")
 
@@ -31,3 +33,47 @@ class CallList(list[T], Generic[T]):
         if not self:
             raise IndexError(f"{type(self).__name__} is empty: nothing was recorded")
         return self[-1]
+
+
+class FlatRecording(CallList[T]):
+    """A :class:`CallList` whose records are appended flat and built when read.
+
+    A recorder appends each record's fields to ``buffer`` (``width`` of them);
+    any use of the list first turns what is buffered into records with
+    ``make``.  Building a NamedTuple costs ten times as much as appending its
+    fields, and most records are never read; a reference kept to the list
+    still sees every later record.
+    """
+
+    def __init__(self, make: Callable[[Iterable[Any]], T], width: int) -> None:
+        super().__init__()
+        self.buffer: list[Any] = []
+        self._make = make
+        self._width = width
+
+    def _sync(self) -> None:
+        buffer = getattr(self, "buffer", None)  # absent on a copy made by copy.copy
+        if buffer:
+            fields = [iter(buffer)] * self._width
+            list.extend(self, map(self._make, zip(*fields, strict=True)))
+            buffer.clear()
+
+
+def _synced(name: str) -> Any:
+    method = getattr(list, name)
+
+    @functools.wraps(method)
+    def synced(self: FlatRecording[Any], *args: Any, **kwargs: Any) -> Any:
+        self._sync()
+        return method(self, *args, **kwargs)
+
+    return synced
+
+
+for _name in (
+    "__len__", "__iter__", "__reversed__", "__getitem__", "__setitem__", "__delitem__",
+    "__contains__", "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__repr__",
+    "__add__", "__mul__", "__iadd__", "__imul__", "__reduce_ex__", "append", "extend",
+    "insert", "pop", "remove", "clear", "index", "count", "copy", "sort", "reverse",
+):  # fmt: skip
+    setattr(FlatRecording, _name, _synced(_name))

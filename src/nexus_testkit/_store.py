@@ -32,7 +32,7 @@ from typing import Any, Literal, NamedTuple
 
 from ._errors import NexusAssertionError
 from ._mask import Masker
-from ._recording import CallList
+from ._recording import CallList, FlatRecording
 
 __all__ = ["DataOperation", "RecordingDataStore", "sql_round_trip"]
 
@@ -167,11 +167,10 @@ class RecordingDataStore:
         self._connected = connected
         self.masker = masker or Masker()
         self._sql = fidelity == "sql"  # read on every operation
-        # Operations are recorded flat, five items each, and become
-        # DataOperation records when someone looks: a NamedTuple costs ten
-        # times as much, and kept tuples make the garbage collector walk them.
-        self._recorded: list[Any] = []
-        self._operations: CallList[DataOperation] = CallList()
+        # Operations are recorded flat, five fields each, and become
+        # DataOperation records when someone looks (see FlatRecording).
+        self._operations = FlatRecording(DataOperation._make, 5)
+        self._recorded = self._operations.buffer
         self._data: dict[str, Any] = {}
         self._faults: list[_Fault] = []
         self._set_observers: list[Callable[[str, Any], None]] = []
@@ -196,11 +195,6 @@ class RecordingDataStore:
     @property
     def operations(self) -> CallList[DataOperation]:
         """Every call on the store, in order (a :class:`CallList` of :class:`DataOperation`)."""
-        recorded = self._recorded
-        if recorded:
-            fields = [iter(recorded)] * 5
-            self._operations.extend(map(DataOperation._make, zip(*fields, strict=True)))
-            recorded.clear()
         return self._operations
 
     # ------------------------------------------------------------ helpers

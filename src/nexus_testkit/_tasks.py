@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import sys
 import types
 from collections.abc import Coroutine, Generator
@@ -260,11 +259,6 @@ async def _guarded(coro: Coroutine[Any, Any, T]) -> T:
         raise PluginExit(exc) from exc
 
 
-async def _rest_of(coro: Coroutine[Any, Any, T], first: Any) -> T:
-    result: T = await resume(coro, first)
-    return result
-
-
 async def run_with_timeout(
     coro: Coroutine[Any, Any, T],
     timeout: float | None,  # noqa: ASYNC109 - we need the stuck frame, which asyncio.timeout loses
@@ -277,20 +271,13 @@ async def run_with_timeout(
     A plain ``wait_for`` would cancel the coroutine and lose the frame it was
     waiting in, which is the one thing a user needs to fix a hang.
     """
-    # Most initialize() and shutdown() coroutines finish without suspending:
-    # run the first step here, in the context the task would have had, and
-    # give a task and a timer only to a coroutine that does suspend.
-    context = contextvars.copy_context()
-    if type(coro) is types.CoroutineType:
-        try:
-            first = context.run(coro.send, None)
-        except StopIteration as finished:
-            return finished.value  # type: ignore[no-any-return]
-        coro = _rest_of(coro, first)
+    # Always a task of its own, from the first step: a coroutine moved to
+    # another task after it started would leave asyncio.timeout, TaskGroup or
+    # a cancel scope it entered on the wrong task.
     if tracker is not None:
         tracker.paused += 1
     try:
-        task = asyncio.get_running_loop().create_task(_guarded(coro), context=context)
+        task = asyncio.ensure_future(_guarded(coro))
     finally:
         if tracker is not None:
             tracker.paused -= 1

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-from collections.abc import AsyncIterator, Generator, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -531,6 +531,7 @@ def _track(node: pytest.Item, host: Any) -> None:
 #: The fixtures a host is made of, and what nexus_host builds itself when a
 #: test neither requests nor overrides them: each fixture costs pytest tens of
 #: microseconds to set up and tear down, per test.
+_HOST_FIXTURES = ("nexus_host", "nexus_client")
 _COMPONENTS = (
     "nexus_plugin_path",
     "nexus_manifest",
@@ -621,17 +622,30 @@ def _overridden_components(node: pytest.Item) -> frozenset[str]:
 
 
 def _find_overrides(node: pytest.Item) -> frozenset[str]:
-    manager = getattr(node.session, "_fixturemanager", None)
-    getfixturedefs = getattr(manager, "getfixturedefs", None)
+    getfixturedefs = _getfixturedefs(node)
     if getfixturedefs is None:  # a pytest we cannot ask: use every fixture, as pytest would
         return frozenset(_COMPONENTS)
-    where: Any = node if pytest.version_tuple >= (8, 1) else node.nodeid
     overridden = set()
     for name in _COMPONENTS:
-        defs = getfixturedefs(name, where) or ()
+        defs = getfixturedefs(name)
         if defs and getattr(defs[-1].func, "__module__", None) != __name__:
             overridden.add(name)
     return frozenset(overridden)
+
+
+def _getfixturedefs(node: pytest.Item) -> Callable[[str], Sequence[Any]] | None:
+    """The fixture definitions a name resolves to where ``node`` is (private pytest API)."""
+    manager = getattr(node.session, "_fixturemanager", None)
+    getfixturedefs = getattr(manager, "getfixturedefs", None)
+    if getfixturedefs is None:
+        return None
+    where: Any = node if pytest.version_tuple >= (8, 1) else node.nodeid
+    return lambda name: getfixturedefs(name, where) or ()
+
+
+def _running_host(request: pytest.FixtureRequest) -> PluginHost | None:
+    host: PluginHost | None = request.node.stash.get(_TEST_HOST_KEY, None)
+    return host
 
 
 def _load_manifest(path: Path) -> Manifest:
@@ -652,6 +666,10 @@ def _resolve_config_for(node: pytest.Item, manifest: Manifest) -> dict[str, Any]
 # ---------------------------------------------------------------------------- fixtures
 
 
+# Each component fixture asked for after the test's host was built (with
+# request.getfixturevalue) returns that host's component, not a second one.
+
+
 @pytest.fixture
 def nexus_plugin_path(request: pytest.FixtureRequest) -> Path:
     """The plugin directory under test.
@@ -659,26 +677,37 @@ def nexus_plugin_path(request: pytest.FixtureRequest) -> Path:
     ``@pytest.mark.nexus_plugin("path")``, else the nearest directory holding
     a manifest.json above the test file, else the first ``--nexus-plugin``.
     """
-    return _resolve_plugin_path(request.node)
+    host = _running_host(request)
+    return host.path if host is not None else _resolve_plugin_path(request.node)
 
 
 @pytest.fixture
-def nexus_manifest(nexus_plugin_path: Path) -> Manifest:
+def nexus_manifest(request: pytest.FixtureRequest, nexus_plugin_path: Path) -> Manifest:
     """The plugin's manifest, loaded with :func:`nexus_testkit.load_manifest`."""
-    return _load_manifest(nexus_plugin_path)
+    host = _running_host(request)
+    return host.manifest if host is not None else _load_manifest(nexus_plugin_path)
 
 
 @pytest.fixture
 def nexus_config(request: pytest.FixtureRequest, nexus_manifest: Manifest) -> dict[str, Any]:
     """The plugin's configuration: manifest defaults, then ``@pytest.mark.nexus_config``."""
+    host = _running_host(request)
+    if host is not None:
+        values: dict[str, Any] = host.config_store.values
+        return values
     return _resolve_config_for(request.node, nexus_manifest)
 
 
 @pytest.fixture
-def nexus_config_store(nexus_config: dict[str, Any], nexus_manifest: Manifest) -> ConfigStore:
+def nexus_config_store(
+    request: pytest.FixtureRequest, nexus_config: dict[str, Any], nexus_manifest: Manifest
+) -> ConfigStore:
     """The configuration store: ``values`` given to the plugin, ``writes`` by ``set_config``."""
     from nexus_testkit import ConfigStore
 
+    host = _running_host(request)
+    if host is not None:
+        return host.config_store
     return ConfigStore(nexus_config, secret_keys=nexus_manifest.secret_keys)
 
 
@@ -688,6 +717,10 @@ def nexus_event_bus(request: pytest.FixtureRequest) -> Iterator[RecordingEventBu
     from nexus_testkit import NexusAssertionError
     from nexus_testkit._components import make_event_bus
 
+    host = _running_host(request)
+    if host is not None:
+        yield host.event_bus  # the host's own end-of-test check covers it
+        return
     options = _host_options(request.node)
     bus = make_event_bus(
         options["backend"],
@@ -706,6 +739,10 @@ def nexus_data_store(request: pytest.FixtureRequest) -> Iterator[RecordingDataSt
     """The recording key-value store behind ``get_data``/``set_data``."""
     from nexus_testkit._components import make_data_store, release
 
+    host = _running_host(request)
+    if host is not None:
+        yield host.data_store  # released by the host that built it
+        return
     options = _host_options(request.node)
     store = make_data_store(
         options["backend"], fidelity=options["fidelity"], db_url=options["db_url"]
@@ -719,6 +756,9 @@ def nexus_services(request: pytest.FixtureRequest) -> RecordingServiceRegistry:
     """The recording service registry behind ``register_service``/``get_service``."""
     from nexus_testkit._components import make_services
 
+    host = _running_host(request)
+    if host is not None:
+        return host.services
     return make_services(_host_options(request.node)["backend"])
 
 
@@ -808,18 +848,80 @@ _CURRENT: dict[pytest.Config, pytest.Item] = {}
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    # nexus_host asks for its component fixtures at run time, so they are not
-    # in a test's fixture closure; a test that parametrizes one directly
-    # (parametrize("nexus_config", [...])) overrides it all the same.
-    if "nexus_host" not in metafunc.fixturenames:
+    # nexus_host and nexus_client build the components nobody asked for
+    # themselves, so the component fixtures are not in a test's closure.  The
+    # ones a conftest, module or class overrides, or the test parametrizes,
+    # are put back, ahead of the host: pytest then resolves them as usual
+    # (fixture params, async fixtures, parametrize) before the host picks
+    # them up.  Here for parametrization, and again once the item exists
+    # (pytest prunes a parametrized test's closure to what its arguments need).
+    added = _put_components_in_closure(
+        metafunc.definition, metafunc.fixturenames, getattr(metafunc, "_arg2fixturedefs", {})
+    )
+    if added:
+        _add_fixture_defs(metafunc, added)
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    names = getattr(item, "fixturenames", None)
+    if names is None or not any(name in _HOST_FIXTURES for name in names):
         return
-    for marker in metafunc.definition.iter_markers("parametrize"):
+    info = getattr(item, "_fixtureinfo", None)
+    _put_components_in_closure(item, names, getattr(info, "name2fixturedefs", {}))
+
+
+def _put_components_in_closure(
+    node: pytest.Item, names: list[str], arg2defs: Mapping[str, Sequence[Any]]
+) -> list[str]:
+    if not any(name in _HOST_FIXTURES for name in names):
+        return []
+    wanted = set(_overridden_components(node))
+    for marker in node.iter_markers("parametrize"):
         argnames = marker.args[0] if marker.args else marker.kwargs.get("argnames", ())
         if isinstance(argnames, str):
             argnames = [name.strip() for name in argnames.split(",")]
-        for name in argnames:
-            if name in _COMPONENTS and name not in metafunc.fixturenames:
-                metafunc.fixturenames.append(name)
+        wanted.update(name for name in argnames if name in _COMPONENTS)
+    missing = [name for name in _COMPONENTS if name in wanted and name not in names]
+    if not missing:
+        return []
+    # Before the first fixture that needs the host (nexus_plugin needs
+    # nexus_host, and so may a fixture of the user's), after the others.
+    seen: set[str] = set()
+    at = next(i for i, name in enumerate(names) if _needs_host(name, arg2defs, seen))
+    names[at:at] = missing
+    return missing
+
+
+def _needs_host(name: str, arg2defs: Mapping[str, Sequence[Any]], seen: set[str]) -> bool:
+    if name in _HOST_FIXTURES:
+        return True
+    defs = arg2defs.get(name)
+    if not defs or name in seen:
+        return False
+    seen.add(name)
+    return any(_needs_host(arg, arg2defs, seen) for arg in defs[-1].argnames)
+
+
+def _add_fixture_defs(metafunc: pytest.Metafunc, added: list[str]) -> None:
+    """Tell pytest's own parametrization (fixture ``params``) about the fixtures
+    added to the closure, and add what they in turn depend on."""
+    arg2defs = getattr(metafunc, "_arg2fixturedefs", None)
+    getfixturedefs = _getfixturedefs(metafunc.definition)
+    if arg2defs is None or getfixturedefs is None:
+        return
+    todo = list(added)
+    while todo:
+        name = todo.pop()
+        if name in arg2defs or name == "request":
+            continue
+        defs = getfixturedefs(name)
+        if not defs:
+            continue
+        arg2defs[name] = defs
+        for argname in defs[-1].argnames:
+            if argname not in metafunc.fixturenames and argname != "request":
+                metafunc.fixturenames.append(argname)
+                todo.append(argname)
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -37,19 +37,21 @@ class _Unsupported(Exception):
     pass
 
 
-def simple_pattern_strings(pattern: str) -> st.SearchStrategy[str] | None:
+def simple_pattern_strings(pattern: str, min_length: int = 0) -> st.SearchStrategy[str] | None:
     """Strings ``s`` with ``re.search(pattern, s)``, for an anchored simple ``pattern``.
 
     ``None`` when the pattern is not of the simple kind (see the module docstring).
+    An unbounded repeat draws up to ``min_length`` characters more than its minimum
+    (at least eight), so that a length rule can be met.
     """
-    body = unchecked_strings(pattern)
+    body = unchecked_strings(pattern, min_length)
     if body is None:
         return None
     compiled = re.compile(pattern)
     return body.filter(lambda s: compiled.search(s) is not None)
 
 
-def unchecked_strings(pattern: str) -> st.SearchStrategy[str] | None:
+def unchecked_strings(pattern: str, min_length: int = 0) -> st.SearchStrategy[str] | None:
     """The strategy built from the parsed pattern, before the final check
     (the tests prove the check never rejects)."""
     try:
@@ -66,12 +68,19 @@ def unchecked_strings(pattern: str) -> st.SearchStrategy[str] | None:
     if len(items) < 2 or items[0] not in starts or items[-1] not in ends:
         return None
     try:
-        return _sequence(items[1:-1], constants)
+        return _sequence(items[1:-1], _Context(constants, max(_UNBOUNDED_EXTRA, min_length)))
     except (_Unsupported, TypeError, ValueError):
         return None
 
 
-def _sequence(items: list[Any], c: Any) -> st.SearchStrategy[str]:
+class _Context:
+    def __init__(self, constants: Any, extra: int) -> None:
+        self.c = constants
+        self.extra = extra
+
+
+def _sequence(items: list[Any], ctx: _Context) -> st.SearchStrategy[str]:
+    c = ctx.c
     parts: list[st.SearchStrategy[str]] = []
     literal = ""
     for op, av in items:
@@ -81,7 +90,7 @@ def _sequence(items: list[Any], c: Any) -> st.SearchStrategy[str]:
         if literal:
             parts.append(st.just(literal))
             literal = ""
-        parts.append(_item(op, av, c))
+        parts.append(_item(op, av, ctx))
     if literal:
         parts.append(st.just(literal))
     if not parts:
@@ -91,7 +100,8 @@ def _sequence(items: list[Any], c: Any) -> st.SearchStrategy[str]:
     return st.tuples(*parts).map("".join)
 
 
-def _item(op: Any, av: Any, c: Any) -> st.SearchStrategy[str]:
+def _item(op: Any, av: Any, ctx: _Context) -> st.SearchStrategy[str]:
+    c = ctx.c
     chars = _characters(op, av, c)
     if chars is not None:
         return st.just(chars) if len(chars) == 1 else st.sampled_from(chars)
@@ -99,14 +109,16 @@ def _item(op: Any, av: Any, c: Any) -> st.SearchStrategy[str]:
         _group, add_flags, del_flags, sub = av
         if add_flags or del_flags:
             raise _Unsupported("inline flags")
-        return _sequence(list(sub), c)
+        return _sequence(list(sub), ctx)
     if op is c.BRANCH:
         _, branches = av
-        return st.one_of([_sequence(list(b), c) for b in branches])
-    if op in (c.MAX_REPEAT, c.MIN_REPEAT, getattr(c, "POSSESSIVE_REPEAT", None)):
+        return st.one_of([_sequence(list(b), ctx) for b in branches])
+    # A possessive repeat (*+, Python 3.11) never gives back what it took:
+    # drawing it as a greedy one would make strings it cannot match.
+    if op in (c.MAX_REPEAT, c.MIN_REPEAT):
         low, high, sub = av
         if high == c.MAXREPEAT:
-            high = low + _UNBOUNDED_EXTRA
+            high = low + ctx.extra
         items = list(sub)
         if len(items) == 1:
             op, value = items[0]
@@ -114,7 +126,7 @@ def _item(op: Any, av: Any, c: Any) -> st.SearchStrategy[str]:
             if chars is not None:
                 # One draw for the whole run, not one per character.
                 return st.text(alphabet=chars, min_size=low, max_size=high)
-        element = _sequence(items, c)
+        element = _sequence(items, ctx)
         return st.lists(element, min_size=low, max_size=high).map("".join)
     raise _Unsupported(str(op))
 

@@ -561,7 +561,7 @@ def _string(c: Compiler, schema: Mapping[str, Any], where: str) -> Built:
             raise Empty(
                 where, f"no string matching {pattern!r} has a length in [{min_len}, {max_len}]"
             )
-        simple = simple_pattern_strings(pattern)
+        simple = simple_pattern_strings(pattern, min_len)
         matching = (
             simple
             if simple is not None

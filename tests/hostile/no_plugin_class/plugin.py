@@ -42,5 +42,3 @@ class Hostile:
 
     async def health_check(self):
         return Health(healthy=self.initialized)
-
-
