@@ -67,6 +67,10 @@ class Event(BaseModel):
     correlation_id: str | None = None
 
 
+#: What a handler raises that is not a handler failure: it ends the delivery.
+_PASSED_THROUGH = (KeyboardInterrupt, asyncio.CancelledError, GeneratorExit)
+
+
 def _event_class() -> type[Event]:
     # Handlers get the platform's own Event class when the platform is loaded
     # (a plugin that imports nexus.plugins has loaded it), so isinstance checks
@@ -304,7 +308,7 @@ class RecordingEventBus:
                     first = coro.send(None)
                 except StopIteration:
                     continue
-                except (KeyboardInterrupt, asyncio.CancelledError, GeneratorExit):
+                except _PASSED_THROUGH:
                     raise
                 except BaseException as exc:  # SystemExit in a handler must not end the run
                     self._fail(event, handler, exc)
@@ -318,7 +322,7 @@ class RecordingEventBus:
             result = handler(event)
             if inspect.isawaitable(result):
                 raise_unawaited(result)
-        except (KeyboardInterrupt, asyncio.CancelledError, GeneratorExit):
+        except _PASSED_THROUGH:
             raise
         except BaseException as exc:  # SystemExit in a handler must not end the run
             self._fail(event, handler, exc)
@@ -329,7 +333,7 @@ class RecordingEventBus:
         try:
             async with deadline:
                 await resume(coro, first)
-        except (KeyboardInterrupt, asyncio.CancelledError, GeneratorExit):
+        except _PASSED_THROUGH:
             raise
         except BaseException as exc:  # SystemExit in a handler must not end the run
             failure: BaseException = exc  # a handler's own TimeoutError is kept as raised

@@ -139,15 +139,7 @@ class LoadedPlugin:
         """Remove the plugin's modules from ``sys.modules`` and its directory from ``sys.path``."""
         if self._unloaded:
             return
-        names = self.module_names()
-        for name in names:
-            sys.modules.pop(name, None)
-        # Their loggers too (logging.getLogger(__name__)): each load has a fresh
-        # package name, and the logging module never forgets a logger.
-        loggers = logging.Logger.manager.loggerDict
-        with _logging_lock():
-            for name in names:
-                loggers.pop(name, None)
+        _forget(self.module_names())
         added: list[str] = []
         if tuple(sys.path) != self._path_before:  # the plugin changed sys.path
             before = set(self._path_before)
@@ -266,11 +258,20 @@ def _path(name: str) -> Path:
 def _cleanup(package: str) -> None:
     prefix = package + "."
     names = [n for n in sys.modules if n == package or n.startswith(prefix)]
+    # The package's logger exists even when its module does not: import_plugin
+    # creates it before the import that failed.
+    _forget([package, *names])
+
+
+def _forget(names: list[str]) -> None:
+    """Remove modules from ``sys.modules``, and the loggers named after them."""
     for name in names:
         sys.modules.pop(name, None)
+    # Loggers too (logging.getLogger(__name__)): each load has a fresh package
+    # name, and the logging module never forgets a logger.
     loggers = logging.Logger.manager.loggerDict
     with _logging_lock():
-        for name in [package, *names]:
+        for name in names:
             loggers.pop(name, None)
 
 

@@ -190,7 +190,7 @@ class RecordingDataStore:
     @connected.setter
     def connected(self, value: bool) -> None:
         self._connected = value
-        self._slow = bool(self._faults) or not value
+        self._update_slow()
 
     @property
     def operations(self) -> CallList[DataOperation]:
@@ -199,6 +199,9 @@ class RecordingDataStore:
 
     # ------------------------------------------------------------ helpers
 
+    def _update_slow(self) -> None:
+        self._slow = bool(self._faults) or not self._connected
+
     def _check(self, op: str, key: str | None) -> None:
         if not self._slow:
             return  # the common case, kept cheap: every operation passes here
@@ -206,7 +209,7 @@ class RecordingDataStore:
             if fault.op == op and (fault.key is None or fault.key == key):
                 if fault.remaining <= 1:
                     del self._faults[i]
-                    self.connected = self._connected  # recompute _slow
+                    self._update_slow()
                 else:
                     self._faults[i] = fault._replace(remaining=fault.remaining - 1)
                 self._recorded.extend((op, key, None, None, fault.exception))
@@ -235,7 +238,7 @@ class RecordingDataStore:
             exception = RuntimeError("injected fault")
         exc = exception() if isinstance(exception, type) else exception
         self._faults.append(_Fault(op, exc, key, times))
-        self._slow = True
+        self._update_slow()
 
     def observe_sets(self, observer: Callable[[str, Any], None]) -> None:
         """Call ``observer(key, value)`` on every successful ``set``."""
