@@ -601,10 +601,10 @@ def _build_host(request: pytest.FixtureRequest) -> PluginHost:
 
 
 def _wanted_components(request: pytest.FixtureRequest) -> list[str]:
-    """The component fixtures this test requests, or that are not ours where it runs."""
+    """The component fixtures in this test's closure: requested, or put there at
+    collection because they are overridden or parametrized where it runs."""
     names = request.fixturenames
-    overridden = _overridden_components(request.node)
-    return [n for n in _COMPONENTS if n in names or n in overridden]
+    return [n for n in _COMPONENTS if n in names]
 
 
 _OVERRIDES_KEY = pytest.StashKey[dict[str, frozenset[str]]]()
@@ -864,7 +864,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 def pytest_itemcollected(item: pytest.Item) -> None:
     names = getattr(item, "fixturenames", None)
-    if names is None or not any(name in _HOST_FIXTURES for name in names):
+    if names is None:
         return
     info = getattr(item, "_fixtureinfo", None)
     _put_components_in_closure(item, names, getattr(info, "name2fixturedefs", {}))
