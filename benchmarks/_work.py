@@ -114,7 +114,7 @@ async def _requests(args: argparse.Namespace) -> dict[str, Any]:
 
 async def _contract(args: argparse.Namespace) -> dict[str, Any]:
     t = perf()
-    from nexus_testkit._contract import run_contract
+    from nexus_testkit.contract._runner import run_contract
 
     import_s = perf() - t
     t = perf()
@@ -329,13 +329,13 @@ def _phases(args: argparse.Namespace) -> dict[str, Any]:
     import httpx
     from asgi_lifespan import LifespanManager
 
-    import nexus_testkit._blocking as blocking_mod
-    import nexus_testkit._host as host_mod
-    import nexus_testkit._network as network_mod
-    import nexus_testkit._tasks as tasks_mod
+    import nexus_testkit.host._blocking as blocking_mod
+    import nexus_testkit.host._host as host_mod
+    import nexus_testkit.host._network as network_mod
+    import nexus_testkit.host._tasks as tasks_mod
     from nexus_testkit import ConfigStore, PluginHost, load_manifest, resolve_config
-    from nexus_testkit._components import make_data_store, make_event_bus, make_services
-    from nexus_testkit._loader import LoadedPlugin
+    from nexus_testkit.backends._build import make_data_store, make_event_bus, make_services
+    from nexus_testkit.host._loader import LoadedPlugin
 
     plugin_dir = Path(args.plugin)
     timers = _Timers()

@@ -43,8 +43,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from nexus_testkit._manifest import _build
-from nexus_testkit._rules import check_value
+from nexus_testkit.manifest._load import _build
+from nexus_testkit.manifest._rules import check_value
 from nexus_testkit.strategies import configs, invalid_configs, to_json_schema
 
 HERE = Path(__file__).resolve().parent

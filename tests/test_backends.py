@@ -174,6 +174,6 @@ def test_contract_on_the_platform_backend(pytester: pytest.Pytester) -> None:
         "-p",
         "no:randomly",
     )
-    from nexus_testkit._checks import CHECKS
+    from nexus_testkit.contract._checks import CHECKS
 
     result.assert_outcomes(passed=len(CHECKS))

@@ -1,4 +1,4 @@
-"""Unit tests of nexus_testkit._bus (RecordingEventBus) and _mask (Masker).
+"""Unit tests of nexus_testkit.fakes._bus (RecordingEventBus) and _mask (Masker).
 
 Where it is cheap, the same scenario is run on the platform's own
 ``nexus.core.EventBus`` (publish puts on its queue, ``_call_event_handlers``
@@ -24,8 +24,8 @@ from nexus_testkit import (
     PublishedEvent,
     RecordingEventBus,
 )
-from nexus_testkit._bus import MAX_CASCADE_DEPTH, handler_name
-from nexus_testkit._mask import MASK, Masker
+from nexus_testkit._masking import MASK, Masker
+from nexus_testkit.fakes._bus import MAX_CASCADE_DEPTH, handler_name
 
 nexus_core = pytest.importorskip("nexus.core")
 

@@ -1,4 +1,4 @@
-"""Unit tests of nexus_testkit._config: resolve_config, placeholder_value, ConfigStore."""
+"""Unit tests of nexus_testkit.fakes._config: resolve_config, placeholder_value, ConfigStore."""
 
 from __future__ import annotations
 

@@ -25,9 +25,9 @@ from typing import Any
 import jsonschema
 import pytest
 
-from nexus_testkit._checks import CHECKS, CHECKS_BY_ID
-from nexus_testkit._contract import ContractOptions, PluginReport, run_contract
-from nexus_testkit._report import report_json, report_schema
+from nexus_testkit.contract._checks import CHECKS, CHECKS_BY_ID
+from nexus_testkit.contract._report import report_json, report_schema
+from nexus_testkit.contract._runner import ContractOptions, PluginReport, run_contract
 
 from ._helpers import EXAMPLES, needs_platform
 

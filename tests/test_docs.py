@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from nexus_testkit._report import checks_markdown
+from nexus_testkit.contract._report import checks_markdown
 
 from ._helpers import EXAMPLES, REPO, needs_platform
 

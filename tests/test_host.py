@@ -281,7 +281,7 @@ async def test_example_plugin_runs_on_the_real_base_plugin():
 async def test_routes_are_walked_on_every_fastapi_release(make_plugin):
     # FastAPI 0.109 copies an included router's routes into app.routes; newer
     # releases keep one entry per included router. The contract sees both.
-    from nexus_testkit._contract import _walk_routes
+    from nexus_testkit.contract._runner import _walk_routes
 
     source = MINIMAL_PLUGIN.replace("router = APIRouter()", 'router = APIRouter(prefix="/v1")')
     async with PluginHost(make_plugin(source=source)) as host:

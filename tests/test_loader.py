@@ -1,4 +1,4 @@
-"""Unit tests of nexus_testkit._loader (import_plugin) on plugins written to tmp_path.
+"""Unit tests of nexus_testkit.host._loader (import_plugin) on plugins written to tmp_path.
 
 Some scenarios are also loaded with the platform's own
 ``nexus.core.PluginManager.load_plugin`` to check the harness picks the same
@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from nexus_testkit import LoadedPlugin, NexusTestkitError, PluginLoadError, import_plugin
-from nexus_testkit._loader import PLUGIN_INTERFACE, platform_plugin_class
+from nexus_testkit.host._loader import PLUGIN_INTERFACE, platform_plugin_class
 
 nexus_plugins = pytest.importorskip("nexus.plugins")
 nexus_core = pytest.importorskip("nexus.core")

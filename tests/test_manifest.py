@@ -1,4 +1,4 @@
-"""Unit tests of nexus_testkit._manifest: every dialect and every error path."""
+"""Unit tests of nexus_testkit.manifest._load: every dialect and every error path."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from nexus_testkit import (
     NexusTestkitError,
     load_manifest,
 )
-from nexus_testkit._manifest import MAX_MANIFEST_BYTES, manifest_path_of
+from nexus_testkit.manifest._load import MAX_MANIFEST_BYTES, manifest_path_of
 
 DATA = Path(__file__).parent / "data" / "manifests"
 

@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from nexus_testkit._checks import CHECKS
+from nexus_testkit.contract._checks import CHECKS
 
 from ._helpers import EXAMPLES, MINIMAL_PLUGIN, minimal_manifest, needs_platform, write_plugin
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
+
+import pytest
 
 import nexus_testkit
 import pytest_nexus
@@ -94,3 +97,127 @@ def test_loading_the_plugin_imports_nothing_heavy() -> None:
     assert heavy == []
     ours = sorted(m for m in loaded if m.startswith("pytest_nexus"))
     assert ours == ["pytest_nexus", "pytest_nexus.plugin"]
+
+
+# Each layer's package re-exports its public names lazily; __all__ is the list.
+SUBPACKAGE_API = {
+    "nexus_testkit.manifest": [
+        "MISSING",
+        "ConfigOption",
+        "Endpoint",
+        "EventSpec",
+        "Manifest",
+        "Violation",
+        "check_value",
+        "load_manifest",
+        "manifest_path_of",
+        "violations",
+    ],
+    "nexus_testkit.fakes": [
+        "CallList",
+        "ConfigStore",
+        "ConfigWrite",
+        "DataOperation",
+        "Event",
+        "EventPriority",
+        "HandlerFailure",
+        "PublishedEvent",
+        "RecordingDataStore",
+        "RecordingEventBus",
+        "RecordingServiceRegistry",
+        "ServiceCall",
+        "Subscription",
+        "placeholder_value",
+        "resolve_config",
+        "sql_round_trip",
+    ],
+    "nexus_testkit.backends": [
+        "BACKENDS",
+        "check_backend",
+        "make_data_store",
+        "make_event_bus",
+        "make_services",
+        "release",
+    ],
+    "nexus_testkit.host": [
+        "DEFAULT_TIMEOUT",
+        "HostFactory",
+        "Leftovers",
+        "LoadedPlugin",
+        "NetworkBlockedError",
+        "PluginHost",
+        "import_plugin",
+        "platform_plugin_class",
+    ],
+    "nexus_testkit.contract": [
+        "CHECKS",
+        "CHECKS_BY_ID",
+        "KNOWN_PERMISSIONS",
+        "Check",
+        "CheckResult",
+        "ContractOptions",
+        "PluginReport",
+        "checks_markdown",
+        "parse_skip",
+        "report_json",
+        "report_schema",
+        "report_text",
+        "run_contract",
+    ],
+    "nexus_testkit.strategies": [
+        "BrokenRule",
+        "InvalidConfig",
+        "configs",
+        "event_payloads",
+        "invalid_configs",
+        "request_bodies",
+        "to_json_schema",
+    ],
+}
+
+
+@pytest.mark.parametrize("package", sorted(SUBPACKAGE_API))
+def test_each_layer_all_is_pinned_and_resolves(package: str) -> None:
+    module = importlib.import_module(package)
+    assert sorted(module.__all__) == sorted(SUBPACKAGE_API[package])
+    for name in module.__all__:
+        assert hasattr(module, name), f"{package}.{name}"
+    assert set(module.__all__) <= set(dir(module))
+    with pytest.raises(AttributeError, match="has no attribute 'nope'"):
+        module.nope  # noqa: B018
+
+
+def test_top_level_names_are_the_layers_objects() -> None:
+    # One object, reachable from the top and from its layer.
+    assert nexus_testkit.PluginHost is importlib.import_module("nexus_testkit.host").PluginHost
+    assert nexus_testkit.RecordingEventBus is importlib.import_module("nexus_testkit.fakes").RecordingEventBus
+    assert nexus_testkit.load_manifest is importlib.import_module("nexus_testkit.manifest").load_manifest
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "import nexus_testkit",
+        "import nexus_testkit.manifest, nexus_testkit.fakes, nexus_testkit.backends, "
+        "nexus_testkit.host, nexus_testkit.contract, nexus_testkit.strategies",
+        "from nexus_testkit.backends import BACKENDS",
+    ],
+)
+def test_importing_the_packages_imports_nothing_heavy(statement: str) -> None:
+    code = (
+        f"import sys, json; before = set(sys.modules); {statement}; "
+        "print(json.dumps(sorted(set(sys.modules) - before)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    heavy = sorted(m for m in json.loads(out.stdout) if m.split(".")[0] in HEAVY[:-1])
+    assert heavy == []
+
+
+def test_load_manifest_imports_no_web_or_hypothesis_stack() -> None:
+    code = (
+        "import sys, json; from nexus_testkit import load_manifest; "
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('fastapi', 'pydantic', 'hypothesis', 'httpx'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == []

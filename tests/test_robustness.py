@@ -35,8 +35,8 @@ import jsonschema
 import pytest
 
 from nexus_testkit import NexusAssertionError, PluginHost, PluginStartError
-from nexus_testkit._network import NetworkBlockedError
-from nexus_testkit._report import report_schema
+from nexus_testkit.contract._report import report_schema
+from nexus_testkit.host._network import NetworkBlockedError
 
 from ._helpers import write_plugin
 

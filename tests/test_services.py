@@ -1,4 +1,4 @@
-"""Unit tests of nexus_testkit._services, side by side with nexus.core.ServiceRegistry."""
+"""Unit tests of nexus_testkit.fakes._services, side by side with nexus.core.ServiceRegistry."""
 
 from __future__ import annotations
 

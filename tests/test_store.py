@@ -1,4 +1,4 @@
-"""Unit tests of nexus_testkit._store (RecordingDataStore).
+"""Unit tests of nexus_testkit.fakes._store (RecordingDataStore).
 
 Both fidelities are run side by side with the platform's adapters:
 ``memory`` against ``nexus.database.MemoryAdapter`` and ``sql`` against
@@ -16,8 +16,8 @@ import pytest
 import pytest_asyncio
 
 from nexus_testkit import DataOperation, NexusAssertionError, RecordingDataStore, sql_round_trip
-from nexus_testkit._mask import MASK, Masker
-from nexus_testkit._store import OPERATIONS, sql_deserialise, sql_serialise
+from nexus_testkit._masking import MASK, Masker
+from nexus_testkit.fakes._store import OPERATIONS, sql_deserialise, sql_serialise
 
 nexus_database = pytest.importorskip("nexus.database")
 pytest.importorskip("aiosqlite")

@@ -40,8 +40,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 import nexus_testkit.strategies as strategies
 from nexus_testkit import ConfigOption, Manifest, PluginHost, load_manifest
-from nexus_testkit._manifest import _build
-from nexus_testkit._rules import check_value
+from nexus_testkit.manifest._load import _build
+from nexus_testkit.manifest._rules import check_value
 from nexus_testkit.strategies import (
     BrokenRule,
     InvalidConfig,

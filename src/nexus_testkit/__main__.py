@@ -19,7 +19,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def _skip_arg(text: str) -> tuple[str, str]:
-    from ._checks import parse_skip
+    from .contract._checks import parse_skip
 
     parsed = parse_skip(text)
     if parsed is None:
@@ -85,8 +85,8 @@ def _write(path: str | None, text: str) -> None:
 
 
 async def _check(args: argparse.Namespace) -> int:
-    from ._contract import ContractOptions, PluginReport, run_contract
-    from ._report import report_json, report_text
+    from .contract._report import report_json, report_text
+    from .contract._runner import ContractOptions, PluginReport, run_contract
 
     try:
         options = ContractOptions(
@@ -124,8 +124,8 @@ async def _check(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "checks":
-        from ._checks import CHECKS
-        from ._report import checks_markdown
+        from .contract._checks import CHECKS
+        from .contract._report import checks_markdown
 
         if args.markdown:
             print(checks_markdown(), end="")

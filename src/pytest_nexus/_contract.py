@@ -18,8 +18,8 @@ import pytest
 from _pytest._code.code import ReprFileLocation, TerminalRepr
 
 from nexus_testkit import NexusLeftoverWarning
-from nexus_testkit._checks import CHECKS, CHECKS_BY_ID, Check
-from nexus_testkit._contract import ContractOptions, PluginReport, run_contract
+from nexus_testkit.contract._checks import CHECKS, CHECKS_BY_ID, Check
+from nexus_testkit.contract._runner import ContractOptions, PluginReport, run_contract
 
 __all__ = ["ContractFailure", "NexusContractWarning", "contract_items", "contract_tests"]
 

@@ -3,7 +3,7 @@
 pytest imports this module in every run of every project where pytest-nexus
 is installed, so it imports nothing heavy: ``nexus_testkit`` (and through it
 pydantic, FastAPI, httpx) is imported by the fixtures and the contract, the
-first time one is used.  ``tests/test_import_cost.py`` pins that.
+first time one is used.  ``tests/test_public_api.py`` pins that.
 
 Fixtures are short adapters over library objects: build, yield, then the
 object's own end-of-test check.
@@ -179,7 +179,7 @@ def _hypothesis_profile(config: pytest.Config) -> None:
     theirs = config.getoption("hypothesis_profile", default=None)
     if not wanted and not (theirs and str(theirs).startswith("nexus-")):
         return
-    from nexus_testkit._profiles import PROFILES, register_profiles
+    from nexus_testkit.strategies._profiles import PROFILES, register_profiles
 
     if wanted and wanted not in PROFILES:
         raise pytest.UsageError(
@@ -268,7 +268,7 @@ class _Settings:
         self.db_url = db_url
 
     def contract_options(self) -> Any:
-        from nexus_testkit._contract import ContractOptions
+        from nexus_testkit.contract._runner import ContractOptions
 
         return ContractOptions(
             timeout=self.timeout,
@@ -351,7 +351,7 @@ def _check_plugin_dir(given: str, path: Path) -> None:
 
 
 def _parse_skip(text: str, origin: str) -> tuple[str, str]:
-    from nexus_testkit._checks import parse_skip
+    from nexus_testkit.contract._checks import parse_skip
 
     parsed = parse_skip(text)
     if parsed is None:
@@ -365,7 +365,7 @@ def _parse_skip(text: str, origin: str) -> tuple[str, str]:
 def _check_skip_ids(skip: dict[str, str]) -> None:
     if not skip:
         return
-    from nexus_testkit._checks import CHECKS_BY_ID
+    from nexus_testkit.contract._checks import CHECKS_BY_ID
 
     unknown = sorted(set(skip) - set(CHECKS_BY_ID))
     if unknown:
@@ -715,7 +715,7 @@ def nexus_config_store(
 def nexus_event_bus(request: pytest.FixtureRequest) -> Iterator[RecordingEventBus]:
     """The recording event bus; fails the test on handler errors it did not acknowledge."""
     from nexus_testkit import NexusAssertionError
-    from nexus_testkit._components import make_event_bus
+    from nexus_testkit.backends._build import make_event_bus
 
     host = _running_host(request)
     if host is not None:
@@ -737,7 +737,7 @@ def nexus_event_bus(request: pytest.FixtureRequest) -> Iterator[RecordingEventBu
 @pytest.fixture
 def nexus_data_store(request: pytest.FixtureRequest) -> Iterator[RecordingDataStore]:
     """The recording key-value store behind ``get_data``/``set_data``."""
-    from nexus_testkit._components import make_data_store, release
+    from nexus_testkit.backends._build import make_data_store, release
 
     host = _running_host(request)
     if host is not None:
@@ -754,7 +754,7 @@ def nexus_data_store(request: pytest.FixtureRequest) -> Iterator[RecordingDataSt
 @pytest.fixture
 def nexus_services(request: pytest.FixtureRequest) -> RecordingServiceRegistry:
     """The recording service registry behind ``register_service``/``get_service``."""
-    from nexus_testkit._components import make_services
+    from nexus_testkit.backends._build import make_services
 
     host = _running_host(request)
     if host is not None:

@@ -14,7 +14,7 @@ from typing import Any
 from hypothesis.errors import InvalidArgument
 
 from .._errors import ManifestError
-from .._manifest import Manifest, _build
+from ..manifest._load import Manifest, _build
 
 __all__ = ["as_manifest", "short_repr"]
 

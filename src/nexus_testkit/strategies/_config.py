@@ -27,8 +27,8 @@ from typing import Any, Final
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from .._manifest import _TYPE_ALIASES, ConfigOption, Manifest
-from .._rules import check_value
+from ..manifest._load import _TYPE_ALIASES, ConfigOption, Manifest
+from ..manifest._rules import check_value
 from ._args import as_manifest, describe, short_repr
 from ._schema import JSON_TYPES, NON_INTEGRAL, Compiler, Empty
 from ._values import samples

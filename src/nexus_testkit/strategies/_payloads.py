@@ -14,7 +14,7 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from .._manifest import Manifest
+from ..manifest._load import Manifest
 from ._args import as_manifest, describe, short_repr
 from ._schema import Compiler, Empty
 from ._values import json_values, mix

@@ -26,7 +26,7 @@ from typing import Any, Final
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from .._manifest import json_type
+from ..manifest._load import json_type
 from ._regex import simple_pattern_strings
 from ._values import json_key, json_values, mix, realistic, samples
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ._manifest import ConfigOption, Manifest
+from ._load import ConfigOption, Manifest
 
 __all__ = ["Violation", "check_value", "violations"]
 

@@ -35,20 +35,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ._blocking import BlockingMonitor
-from ._bus import RecordingEventBus, handler_name
+from .._deadlines import run_with_timeout
+from .._errors import ManifestError, PluginLoadError, PluginStartError, PluginTimeoutError
+from .._masking import Masker
+from ..backends._build import check_backend, make_data_store, release
+from ..fakes._bus import RecordingEventBus, handler_name
+from ..fakes._config import ConfigStore, placeholder_value, resolve_config
+from ..fakes._services import RecordingServiceRegistry
+from ..fakes._store import RecordingDataStore
+from ..host._blocking import BlockingMonitor
+from ..host._host import PluginHost
+from ..host._loader import LoadedPlugin, import_plugin, platform_plugin_class
+from ..manifest._load import HTTP_METHODS, Manifest, load_manifest
+from ..manifest._rules import Violation, check_value, violations
 from ._checks import CHECKS, CHECKS_BY_ID, KNOWN_PERMISSIONS
-from ._components import check_backend, make_data_store, release
-from ._config import ConfigStore, placeholder_value, resolve_config
-from ._errors import ManifestError, PluginLoadError, PluginStartError, PluginTimeoutError
-from ._host import PluginHost
-from ._loader import LoadedPlugin, import_plugin, platform_plugin_class
-from ._manifest import HTTP_METHODS, Manifest, load_manifest
-from ._mask import Masker
-from ._rules import Violation, check_value, violations
-from ._services import RecordingServiceRegistry
-from ._store import RecordingDataStore
-from ._tasks import run_with_timeout
 
 __all__ = ["CheckResult", "ContractOptions", "Outcome", "PluginReport", "run_contract"]
 
@@ -758,7 +758,7 @@ class _Run:
     def draw_payloads(self, event_name: str) -> list[dict[str, Any]]:
         from hypothesis.errors import InvalidArgument
 
-        from .strategies import event_payloads
+        from ..strategies import event_payloads
 
         assert self.manifest is not None
         try:
@@ -852,7 +852,7 @@ class _Run:
     def draw_invalid(self) -> list[Any]:
         from hypothesis.errors import InvalidArgument
 
-        from .strategies import invalid_configs
+        from ..strategies import invalid_configs
 
         assert self.manifest is not None
         try:
@@ -867,7 +867,7 @@ class _Run:
         if not self.manifest.configuration:
             self.passed("config.valid", "the manifest declares no configuration")
             return
-        from .strategies import configs
+        from ..strategies import configs
 
         drawn = self.draw(configs(self.manifest, **self.secret_values))
         problems = []

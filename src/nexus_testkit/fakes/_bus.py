@@ -1,7 +1,7 @@
 """A recording event bus with the interface of ``nexus.core.EventBus``.
 
 Differences from the platform's bus are deliberate and listed in
-docs/fidelity.md:
+docs/fakes.md:
 
 * Delivery is inline by default: ``await bus.publish(...)`` returns once every
   subscriber has handled the event, so a test can assert right after the call
@@ -27,10 +27,10 @@ from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, Field
 
-from ._errors import NexusAssertionError
-from ._mask import Masker
+from .._deadlines import Deadline, resume
+from .._errors import NexusAssertionError
+from .._masking import Masker
 from ._recording import CallList, FlatRecording
-from ._tasks import Deadline, resume
 
 __all__ = [
     "Event",

@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._errors import PluginLoadError
+from .._errors import PluginLoadError
+from .._frames import HARNESS_DIR
 
 __all__ = [
     "PLUGIN_INTERFACE",
@@ -199,7 +200,7 @@ def plugin_frames(exc: BaseException, directory: Path) -> str:
     own = [f for f in frames if _inside(f.filename, root)]
     if not own:
         # No frame of the plugin's own: show where it failed, but not the harness.
-        here = Path(__file__).resolve().parent
+        here = Path(HARNESS_DIR).resolve()
         own = [f for f in frames if not _inside(f.filename, here)][-3:]
     return "".join(traceback.format_list(own)).rstrip()
 

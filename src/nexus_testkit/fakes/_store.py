@@ -30,8 +30,8 @@ import re
 from collections.abc import Callable
 from typing import Any, Literal, NamedTuple
 
-from ._errors import NexusAssertionError
-from ._mask import Masker
+from .._errors import NexusAssertionError
+from .._masking import Masker
 from ._recording import CallList, FlatRecording
 
 __all__ = ["DataOperation", "RecordingDataStore", "sql_round_trip"]

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._bus import RecordingEventBus
-from ._platform_names import BACKENDS
-from ._services import RecordingServiceRegistry
-from ._store import RecordingDataStore
+from ..fakes._bus import RecordingEventBus
+from ..fakes._services import RecordingServiceRegistry
+from ..fakes._store import RecordingDataStore
+from . import BACKENDS
 
 __all__ = ["check_backend", "make_data_store", "make_event_bus", "make_services", "release"]
 

@@ -31,22 +31,23 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from ._blocking import Block, BlockingMonitor
-from ._bus import RecordingEventBus, handler_name
-from ._components import check_backend, make_data_store, make_event_bus, make_services, release
-from ._config import ConfigStore
-from ._errors import (
+from .._deadlines import Deadline, run_with_timeout
+from .._errors import (
     NexusAssertionError,
     PluginStartError,
     PluginTimeoutError,
 )
+from .._masking import Masker
+from ..backends._build import check_backend, make_data_store, make_event_bus, make_services, release
+from ..fakes._bus import RecordingEventBus, handler_name
+from ..fakes._config import ConfigStore
+from ..fakes._services import RecordingServiceRegistry
+from ..fakes._store import RecordingDataStore
+from ..manifest._load import Manifest, load_manifest
+from ._blocking import Block, BlockingMonitor
 from ._loader import LoadedPlugin, import_plugin, plugin_frames, resolved_directory
-from ._manifest import Manifest, load_manifest
-from ._mask import Masker
 from ._network import network_guard
-from ._services import RecordingServiceRegistry
-from ._store import RecordingDataStore
-from ._tasks import Deadline, TaskTracker, TrackedTask, run_with_timeout
+from ._tasks import TaskTracker, TrackedTask
 
 if TYPE_CHECKING:
     import httpx

@@ -8,7 +8,7 @@ from importlib import resources
 from typing import Any
 
 from ._checks import CHECKS
-from ._contract import PluginReport
+from ._runner import PluginReport
 
 __all__ = ["checks_markdown", "report_json", "report_schema", "report_text"]
 
@@ -59,7 +59,11 @@ def report_json(reports: Sequence[PluginReport], errors: Sequence[dict[str, Any]
 
 def report_schema() -> dict[str, Any]:
     """The JSON Schema the JSON report validates against (shipped in the package)."""
-    text = resources.files("nexus_testkit").joinpath("contract-report.schema.json").read_text()
+    text = (
+        resources.files("nexus_testkit.contract")
+        .joinpath("contract-report.schema.json")
+        .read_text()
+    )
     schema: dict[str, Any] = json.loads(text)
     return schema
 

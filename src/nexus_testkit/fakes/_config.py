@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from ._manifest import ConfigOption, Manifest
+from ..manifest._load import ConfigOption, Manifest
 from ._recording import CallList
 
 __all__ = ["ConfigStore", "ConfigWrite", "placeholder_value", "resolve_config"]

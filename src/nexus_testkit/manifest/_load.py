@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from ._errors import ManifestError
+from .._errors import ManifestError
 
 __all__ = [
     "MISSING",

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType, TracebackType
 
+from .._frames import HARNESS_DIR
+
 __all__ = ["Block", "BlockingMonitor"]
 
 _STDLIB = str(Path(asyncio.__file__).parent.parent)
-_HERE = str(Path(__file__).parent)
 
 
 @dataclass
@@ -46,7 +47,7 @@ def _site(frame: FrameType | None, prefer: tuple[str, ...]) -> str:
             filename = f.f_code.co_filename
             if wanted is not None and filename.startswith(wanted):
                 return f"{filename}:{f.f_lineno} in {f.f_code.co_name}"
-            if wanted is None and not filename.startswith((_STDLIB, _HERE)):
+            if wanted is None and not filename.startswith((_STDLIB, HARNESS_DIR)):
                 return f"{filename}:{f.f_lineno} in {f.f_code.co_name}"
     return "<unknown>"
 

@@ -31,15 +31,15 @@ import shutil
 import tempfile
 from typing import Any
 
-from ._bus import Event, Handler, RecordingEventBus
-from ._errors import NexusTestkitError
-from ._mask import Masker
-from ._services import RecordingServiceRegistry
-from ._store import RecordingDataStore
+from .._errors import NexusTestkitError
+from .._masking import Masker
+from ..fakes._bus import Event, Handler, RecordingEventBus
+from ..fakes._services import RecordingServiceRegistry
+from ..fakes._store import RecordingDataStore
 
 __all__ = ["BACKENDS", "PlatformDataStore", "PlatformEventBus", "PlatformServiceRegistry"]
 
-from ._platform_names import BACKENDS
+from . import BACKENDS
 
 
 def _nexus_core() -> Any:
@@ -271,7 +271,7 @@ def _allow_database(url: str) -> None:
     # The harness's own database connection is not the plugin's network use.
     from sqlalchemy.engine import make_url
 
-    from ._network import network_guard
+    from ..host._network import network_guard
 
     parsed = make_url(url)
     if parsed.host:
