@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import textwrap
 from collections.abc import Callable
@@ -20,9 +21,39 @@ try:
 except ImportError:  # the "newest releases" CI leg runs without nexus-platform
     HAVE_PLATFORM = False
 
-needs_platform = pytest.mark.skipif(
-    not HAVE_PLATFORM, reason="needs nexus-platform (installed by the test extra)"
-)
+#: Marks a test, class or module that imports nexus-platform or runs its
+#: components (platform backend, differential tests, plugins subclassing
+#: BasePlugin).  Without nexus-platform, tests/conftest.py skips exactly these;
+#: every other test runs in CI's second leg.
+needs_platform = pytest.mark.needs_platform
+PLATFORM_SKIP_REASON = "needs nexus-platform (installed by the test extra)"
+
+
+class PlatformModule:
+    """A nexus-platform module, imported on first use instead of at collection.
+
+    Test modules bind ``nexus_core = PlatformModule("nexus.core")`` so that they
+    import without the platform.  A test that uses it without the
+    ``needs_platform`` mark fails there, saying so, instead of being skipped
+    quietly: the marks cannot fall behind the tests.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        if attribute.startswith("_"):  # pytest's collection probes for its own markers
+            raise AttributeError(attribute)
+        try:
+            module = importlib.import_module(self._name)
+        except ImportError:
+            pytest.fail(
+                f"this test uses {self._name}, which needs nexus-platform: "
+                "mark it @needs_platform (tests/_helpers.py)",
+                pytrace=False,
+            )
+        return getattr(module, attribute)
+
 
 #: A plugin body that needs no platform: anything BasePlugin-shaped is hosted.
 MINIMAL_PLUGIN = """

@@ -9,7 +9,13 @@ from typing import Any
 
 import pytest
 
-from ._helpers import MINIMAL_PLUGIN, PluginWriter, write_plugin
+from ._helpers import (
+    HAVE_PLATFORM,
+    MINIMAL_PLUGIN,
+    PLATFORM_SKIP_REASON,
+    PluginWriter,
+    write_plugin,
+)
 
 
 @pytest.fixture
@@ -22,12 +28,26 @@ def make_plugin(tmp_path: Path) -> PluginWriter:
     return make
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "needs_platform: the test imports nexus-platform or runs its components; "
+        "skipped when nexus-platform is not installed (CI's second leg)",
+    )
+
+
 def pytest_report_header(config: pytest.Config) -> str | None:
     order = os.environ.get("NEXUS_TEST_ORDER")
     return f"nexus test order: {order}" if order else None
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not HAVE_PLATFORM:
+        # A skip mark, not pytest.skip() in a hook, so that -rs names each test's file.
+        skip = pytest.mark.skip(reason=PLATFORM_SKIP_REASON)
+        for item in items:
+            if item.get_closest_marker("needs_platform") is not None:
+                item.add_marker(skip)
     # NEXUS_TEST_ORDER=reverse or shuffle:SEED proves that no test depends on
     # another's leftovers (CI runs both; the seed is printed in the header).
     order = os.environ.get("NEXUS_TEST_ORDER", "")

@@ -27,7 +27,9 @@ from nexus_testkit import (
 from nexus_testkit._masking import MASK, Masker
 from nexus_testkit.fakes._bus import MAX_CASCADE_DEPTH, handler_name
 
-nexus_core = pytest.importorskip("nexus.core")
+from ._helpers import PlatformModule, needs_platform
+
+nexus_core = PlatformModule("nexus.core")
 
 
 async def deliver_real(bus: Any) -> None:
@@ -66,6 +68,7 @@ def test_defaults_and_repr() -> None:
     assert repr(bus) == "<RecordingEventBus delivery=inline published=0 subscriptions=0>"
 
 
+@needs_platform
 def test_event_model_has_the_platform_fields() -> None:
     assert set(Event.model_fields) == set(nexus_core.Event.model_fields)
     assert {p.name: p.value for p in EventPriority} == {
@@ -104,6 +107,7 @@ async def test_published_records_order_and_fields() -> None:
     assert bus.published.last.data == {"id": 2}
 
 
+@needs_platform
 @pytest.mark.asyncio
 async def test_timestamp_is_naive_utc_like_the_platform() -> None:
     bus = RecordingEventBus()
@@ -114,6 +118,7 @@ async def test_timestamp_is_naive_utc_like_the_platform() -> None:
     assert nexus_core.Event(name="e").timestamp.tzinfo is None
 
 
+@needs_platform
 @pytest.mark.asyncio
 async def test_platform_priority_enum_is_accepted() -> None:
     bus = RecordingEventBus()
@@ -121,6 +126,7 @@ async def test_platform_priority_enum_is_accepted() -> None:
     assert bus.published.last.priority == 20
 
 
+@needs_platform
 @pytest.mark.asyncio
 async def test_data_none_becomes_empty_dict_like_the_platform() -> None:
     recording, real = make_buses()
@@ -130,6 +136,7 @@ async def test_data_none_becomes_empty_dict_like_the_platform() -> None:
     assert recording.published.last.data == {} == real_event.data
 
 
+@needs_platform
 @pytest.mark.asyncio
 @pytest.mark.parametrize("falsy", [[], "", 0, ()])
 async def test_falsy_non_dict_data_becomes_empty_dict_like_the_platform(falsy: Any) -> None:
@@ -140,6 +147,7 @@ async def test_falsy_non_dict_data_becomes_empty_dict_like_the_platform(falsy: A
     assert recording.published.last.data == real_event.data == {}
 
 
+@needs_platform
 @pytest.mark.asyncio
 @pytest.mark.parametrize("bad", [[1, 2], "text", 5, ("a", "b")])
 async def test_non_dict_data_raises_like_the_platform(bad: Any) -> None:
@@ -153,6 +161,7 @@ async def test_non_dict_data_raises_like_the_platform(bad: Any) -> None:
     assert real._queue.empty()
 
 
+@needs_platform
 @pytest.mark.asyncio
 @pytest.mark.parametrize("priority", [5, "HIGH", None])
 async def test_non_enum_priority_raises_attribute_error_like_the_platform(priority: Any) -> None:
@@ -264,6 +273,7 @@ async def test_inline_cascade_is_depth_first() -> None:
     assert [e.name for e in bus.published] == ["a", "b"]
 
 
+@needs_platform
 @pytest.mark.asyncio
 async def test_same_handler_twice_is_called_twice_like_the_platform() -> None:
     recording, real = make_buses()
@@ -310,6 +320,7 @@ def test_subscriptions_and_subscribers() -> None:
     assert "subscriptions=2" in repr(bus)
 
 
+@needs_platform
 def test_unsubscribe_not_subscribed_raises_value_error_like_the_platform() -> None:
     recording, real = RecordingEventBus(), nexus_core.EventBus()
 
@@ -365,6 +376,7 @@ async def test_unsubscribed_handler_is_not_called() -> None:
     assert seen == []
 
 
+@needs_platform
 @pytest.mark.asyncio
 async def test_subscribe_during_delivery_like_the_platform() -> None:
     recording, real = make_buses()
@@ -409,6 +421,7 @@ async def test_subscribe_during_inline_delivery() -> None:
     assert log == ["first", "late"]
 
 
+@needs_platform
 @pytest.mark.asyncio
 async def test_unsubscribe_during_delivery_skips_next_like_the_platform() -> None:
     recording, real = make_buses()
@@ -472,6 +485,7 @@ async def test_queued_events_without_subscribers_are_pending() -> None:
     assert bus.pending == []
 
 
+@needs_platform
 @pytest.mark.asyncio
 async def test_drain_delivers_events_published_by_handlers_fifo_like_the_platform() -> None:
     recording, real = make_buses()
@@ -498,6 +512,7 @@ async def test_drain_delivers_events_published_by_handlers_fifo_like_the_platfor
     assert recording.pending == []
 
 
+@needs_platform
 @pytest.mark.asyncio
 async def test_queue_is_fifo_whatever_the_priority_like_the_platform() -> None:
     recording, real = make_buses()
@@ -585,6 +600,7 @@ async def test_handler_raising_is_recorded_and_later_handlers_still_run() -> Non
     bus.assert_handler_failed("order.placed", KeyError)
 
 
+@needs_platform
 @pytest.mark.asyncio
 async def test_handler_failures_match_the_platform_calls() -> None:
     recording, real = make_buses()
@@ -995,6 +1011,7 @@ async def test_own_timeout_error_is_not_reported_as_handler_timeout(kind: str) -
     assert "did not return within" not in str(failure.exception)
 
 
+@needs_platform
 @pytest.mark.asyncio
 async def test_real_bus_logs_and_skips_timeout_error() -> None:
     real = nexus_core.EventBus()
@@ -1185,6 +1202,7 @@ async def test_masking_covers_secrets_shown_through_repr(secret: str) -> None:
     assert escaped not in message
 
 
+@needs_platform
 @pytest.mark.asyncio
 async def test_published_read_between_publishes_and_cleared_keeps_order() -> None:
     # Publishes are recorded flat and become PublishedEvent records when read.

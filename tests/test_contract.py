@@ -31,8 +31,9 @@ from nexus_testkit.contract._runner import ContractOptions, PluginReport, run_co
 
 from ._helpers import EXAMPLES, needs_platform
 
-pytestmark = needs_platform  # the corpus subclasses nexus.plugins.BasePlugin
-
+# The corpus plugins subclass nexus.plugins.BasePlugin: a test that runs one is
+# marked needs_platform; the tests of the corpus' layout, the options and the
+# check list run without the platform too.
 CORPUS = Path(__file__).resolve().parent / "contract_plugins"
 GOOD = CORPUS / "good"
 REFERENCE_PLUGINS = {
@@ -469,6 +470,7 @@ def test_corpus_directories_are_the_cases():
 # ------------------------------------------------------------------ plugins that pass
 
 
+@needs_platform
 @pytest.mark.asyncio
 @pytest.mark.parametrize("name", sorted(REFERENCE_PLUGINS))
 async def test_reference_plugins_pass_every_check(name):
@@ -480,6 +482,7 @@ async def test_reference_plugins_pass_every_check(name):
     assert report.ok(strict=True)
 
 
+@needs_platform
 @pytest.mark.asyncio
 async def test_import_time_work_is_not_reported_as_blocking():
     """Imports block by nature and are not judged, also when a host imports plugin.py again."""
@@ -491,6 +494,7 @@ async def test_import_time_work_is_not_reported_as_blocking():
 # ------------------------------------------------------------------ each broken plugin
 
 
+@needs_platform
 @pytest.mark.asyncio
 @pytest.mark.parametrize("case", sorted(CASES))
 async def test_corpus_case_is_caught_by_its_check(case):
@@ -519,6 +523,7 @@ async def test_corpus_case_is_caught_by_its_check(case):
         assert not report.ok(strict=True)
 
 
+@needs_platform
 @pytest.mark.asyncio
 @pytest.mark.parametrize("case", sorted(CASES))
 async def test_skipped_checks_say_why(case):
@@ -530,6 +535,7 @@ async def test_skipped_checks_say_why(case):
     assert vague == []
 
 
+@needs_platform
 @pytest.mark.asyncio
 @pytest.mark.parametrize("case", ["init_returns_false", "init_hangs", "init_base_exception"])
 async def test_checks_needing_a_started_plugin_are_skipped_when_initialize_fails(case):
@@ -545,6 +551,7 @@ async def test_checks_needing_a_started_plugin_are_skipped_when_initialize_fails
     assert report.result("manifest.schema").outcome == "passed"
 
 
+@needs_platform
 @pytest.mark.asyncio
 async def test_a_hanging_initialize_costs_one_time_out():
     report = await case_report("init_hangs")
@@ -552,6 +559,7 @@ async def test_a_hanging_initialize_costs_one_time_out():
     assert timed_out == ["lifecycle.initialize"]
 
 
+@needs_platform
 @pytest.mark.asyncio
 @pytest.mark.parametrize("case", ["routes_not_a_list", "routes_strings"])
 async def test_routes_failure_gives_reasons_for_what_it_stops(case):
@@ -576,6 +584,7 @@ async def test_routes_failure_gives_reasons_for_what_it_stops(case):
             )
 
 
+@needs_platform
 @pytest.mark.asyncio
 @pytest.mark.parametrize(
     ("case", "check_id", "fragment"),
@@ -604,6 +613,7 @@ ALL_PLUGINS: dict[str, tuple[Path, float]] = {
 }
 
 
+@needs_platform
 @pytest.mark.asyncio
 @pytest.mark.parametrize("name", sorted(ALL_PLUGINS))
 async def test_secret_values_never_reach_a_report(name):
@@ -613,6 +623,7 @@ async def test_secret_values_never_reach_a_report(name):
     assert SECRET_PREFIX not in json.dumps(report.to_json())
 
 
+@needs_platform
 @pytest.mark.asyncio
 @pytest.mark.parametrize(
     "case", ["secret_in_log", "secret_in_response", "secret_in_event", "secret_in_error_page"]
@@ -623,6 +634,7 @@ async def test_leaked_secrets_are_shown_masked(case):
     assert SECRET_PREFIX not in message
 
 
+@needs_platform
 @pytest.mark.asyncio
 async def test_json_reports_validate_against_the_schema():
     reports = [await report_for(*ALL_PLUGINS[name]) for name in sorted(ALL_PLUGINS)]
@@ -674,6 +686,7 @@ def test_unknown_skip_id_error_lists_the_valid_ids():
     assert "lifecycle.restart" in str(info.value)
 
 
+@needs_platform
 @pytest.mark.asyncio
 async def test_checks_skipped_by_the_user_are_reported_with_the_reason():
     options = ContractOptions(
@@ -755,6 +768,7 @@ def cli(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     }
 
 
+@needs_platform
 def test_cli_exit_0_when_only_warnings(cli):
     run = cli["runs"]["ok"]
     assert run.returncode == 0, run.stderr
@@ -763,6 +777,7 @@ def test_cli_exit_0_when_only_warnings(cli):
     assert "WARNING permissions.known: unknown permission(s) 'database.destroy'" in run.stdout
 
 
+@needs_platform
 def test_cli_exit_1_for_a_broken_plugin_and_user_skips_are_shown(cli):
     run = cli["runs"]["broken"]
     assert run.returncode == 1, run.stderr
@@ -771,12 +786,14 @@ def test_cli_exit_1_for_a_broken_plugin_and_user_skips_are_shown(cli):
     assert "SKIPPED health.after_init: skipped by the user: not under test" in run.stdout
 
 
+@needs_platform
 def test_cli_strict_turns_a_warning_into_exit_1(cli):
     run = cli["runs"]["strict"]
     assert run.returncode == 1, run.stderr
     assert "WARNING permissions.known" in run.stdout
 
 
+@needs_platform
 def test_cli_exit_2_for_paths_that_are_not_plugins_and_the_others_are_still_reported(cli):
     run = cli["runs"]["usage"]
     assert run.returncode == 2, run.stderr

@@ -64,8 +64,12 @@ from hypothesis.stateful import (
 import nexus_testkit
 from nexus_testkit import RecordingDataStore, RecordingEventBus, RecordingServiceRegistry
 
-nexus_core = pytest.importorskip("nexus.core")
-nexus_database = pytest.importorskip("nexus.database")  # imports SQLAlchemy too
+from ._helpers import PlatformModule, needs_platform
+
+pytestmark = needs_platform  # every test here runs a platform component beside a fake
+
+nexus_core = PlatformModule("nexus.core")
+nexus_database = PlatformModule("nexus.database")  # imports SQLAlchemy too
 
 needs_aiosqlite = pytest.mark.skipif(
     importlib.util.find_spec("aiosqlite") is None,
@@ -724,8 +728,9 @@ valid_event_data = st.one_of(
     st.just({"when": datetime(2024, 1, 2), "obj": Custom("x")}),  # Any: kept as given
 )
 invalid_event_data = st.sampled_from(["x", [1], 1, ("a", 1), {1: "a"}, {"a": 1, 2: "b"}])
-valid_priorities = st.sampled_from(list(nexus_core.EventPriority)) | st.sampled_from(
-    list(nexus_testkit.EventPriority)
+# Deferred: the platform's enum is imported when a (platform-marked) test draws.
+valid_priorities = st.deferred(lambda: st.sampled_from(list(nexus_core.EventPriority))) | (
+    st.sampled_from(list(nexus_testkit.EventPriority))
 )
 valid_sources = st.sampled_from([None, "plug.a", "", "pub"])
 # Odd arguments: mostly invalid in one argument, a ValidationError (name, data,

@@ -20,8 +20,10 @@ import pytest
 from nexus_testkit import LoadedPlugin, NexusTestkitError, PluginLoadError, import_plugin
 from nexus_testkit.host._loader import PLUGIN_INTERFACE, platform_plugin_class
 
-nexus_plugins = pytest.importorskip("nexus.plugins")
-nexus_core = pytest.importorskip("nexus.core")
+from ._helpers import PlatformModule, needs_platform
+
+nexus_plugins = PlatformModule("nexus.plugins")
+nexus_core = PlatformModule("nexus.core")
 
 METHODS = """
     async def initialize(self):
@@ -97,6 +99,7 @@ def load_error(directory: Path | str) -> PluginLoadError:
 # --------------------------------------------------------------------------- building the instance
 
 
+@needs_platform
 def test_create_plugin_is_used(tmp_path: Path, loaded: list[LoadedPlugin]) -> None:
     write_plugin(
         tmp_path / "shop",
@@ -137,6 +140,7 @@ def test_duck_typed_plugin_without_nexus(tmp_path: Path, loaded: list[LoadedPlug
     assert plugin.factory == "DuckPlugin()"
 
 
+@needs_platform
 def test_platform_rule_when_no_create_plugin(tmp_path: Path, loaded: list[LoadedPlugin]) -> None:
     write_plugin(
         tmp_path / "multi",
@@ -156,6 +160,7 @@ def test_platform_rule_when_no_create_plugin(tmp_path: Path, loaded: list[Loaded
     assert plugin.platform_class is plugin.module.AlphaPlugin
 
 
+@needs_platform
 def test_create_plugin_not_callable_falls_back_to_class(
     tmp_path: Path, loaded: list[LoadedPlugin]
 ) -> None:
@@ -167,6 +172,7 @@ def test_create_plugin_not_callable_falls_back_to_class(
     assert plugin.factory == "OnlyPlugin()"
 
 
+@needs_platform
 def test_imported_business_plugin_is_picked_like_the_platform(
     tmp_path: Path, loaded: list[LoadedPlugin]
 ) -> None:
@@ -184,6 +190,7 @@ def test_imported_business_plugin_is_picked_like_the_platform(
     assert plugin.factory == "BusinessPlugin()"
 
 
+@needs_platform
 def test_create_plugin_wins_over_platform_rule_but_platform_class_is_reported(
     tmp_path: Path, loaded: list[LoadedPlugin]
 ) -> None:
@@ -246,6 +253,7 @@ async def platform_instance(root: Path, plugin_id: str) -> object:
     return manager.get_loaded_plugins()[plugin_id]
 
 
+@needs_platform
 @pytest.mark.asyncio
 @pytest.mark.parametrize(
     "source",
@@ -735,6 +743,7 @@ def test_partial_interface_lists_only_missing_methods(tmp_path: Path) -> None:
     assert "(missing: get_api_routes, get_database_schema, health_check)" in str(error)
 
 
+@needs_platform
 def test_abstract_plugin_class(tmp_path: Path) -> None:
     directory = write_plugin(
         tmp_path / "abs",
@@ -771,6 +780,7 @@ def test_plugin_class_init_raising(tmp_path: Path) -> None:
     assert str(directory / "plugin.py") in error.details
 
 
+@needs_platform
 def test_no_plugin_found(tmp_path: Path) -> None:
     directory = write_plugin(
         tmp_path / "nothing",
@@ -793,6 +803,7 @@ def test_plugin_load_error_format() -> None:
     assert str(PluginLoadError("/x", "is not a directory")) == "/x: is not a directory"
 
 
+@needs_platform
 def test_loaded_plugin_is_usable(tmp_path: Path, loaded: list[LoadedPlugin]) -> None:
     write_plugin(tmp_path / "use", {"plugin.py": base_plugin("UsePlugin")})
     plugin = load(tmp_path / "use", loaded)

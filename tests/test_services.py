@@ -9,7 +9,9 @@ import pytest
 
 from nexus_testkit import RecordingServiceRegistry, ServiceCall
 
-nexus_core = pytest.importorskip("nexus.core")
+from ._helpers import PlatformModule, needs_platform
+
+nexus_core = PlatformModule("nexus.core")
 
 
 class Storage:
@@ -51,6 +53,7 @@ A, B, C = Impl("a"), Impl("b"), Impl("c")
 # --------------------------------------------------------------------------- side by side
 
 
+@needs_platform
 def test_register_and_get_like_platform() -> None:
     def scenario(r: Any) -> Any:
         r.register("db", A)
@@ -70,6 +73,7 @@ def test_register_and_get_like_platform() -> None:
     assert recording[2] is None
 
 
+@needs_platform
 def test_register_twice_replaces_and_lists_twice_like_platform() -> None:
     def scenario(r: Any) -> Any:
         r.register("store", A, Storage)
@@ -83,6 +87,7 @@ def test_register_twice_replaces_and_lists_twice_like_platform() -> None:
     assert recording[1]["storage"] == [B, B]  # the name is listed twice under the interface
 
 
+@needs_platform
 def test_register_twice_under_different_interfaces_like_platform() -> None:
     def scenario(r: Any) -> Any:
         r.register("svc", A, Storage)
@@ -95,6 +100,7 @@ def test_register_twice_under_different_interfaces_like_platform() -> None:
     assert recording["mailer"] == [B]
 
 
+@needs_platform
 def test_get_by_interface_order_like_platform() -> None:
     def scenario(r: Any) -> Any:
         r.register("z", A, Storage)
@@ -108,6 +114,7 @@ def test_get_by_interface_order_like_platform() -> None:
     assert recording["services"] == ["z", "m", "a"]  # registration order, not sorted
 
 
+@needs_platform
 def test_list_order_after_reregister_like_platform() -> None:
     def scenario(r: Any) -> Any:
         r.register("first", A)
@@ -121,6 +128,7 @@ def test_list_order_after_reregister_like_platform() -> None:
     assert recording == real == ["first", "second"]
 
 
+@needs_platform
 def test_unregister_like_platform() -> None:
     def scenario(r: Any) -> Any:
         r.register("x", A, Storage)
@@ -133,6 +141,7 @@ def test_unregister_like_platform() -> None:
     assert recording[2]["storage"] == [B]
 
 
+@needs_platform
 def test_unregister_unknown_does_nothing_like_platform() -> None:
     def scenario(r: Any) -> Any:
         r.register("x", A)
@@ -145,6 +154,7 @@ def test_unregister_unknown_does_nothing_like_platform() -> None:
     assert recording["services"] == ["x"]
 
 
+@needs_platform
 def test_unregister_after_double_register_leaves_stale_name_like_platform() -> None:
     def scenario(r: Any) -> Any:
         r.register("svc", A, Storage)
@@ -163,6 +173,7 @@ def test_unregister_after_double_register_leaves_stale_name_like_platform() -> N
     assert after["storage"] == [C]
 
 
+@needs_platform
 def test_falsy_interface_is_ignored_like_platform() -> None:
     def scenario(r: Any) -> Any:
         r.register("x", A, None)
@@ -172,6 +183,7 @@ def test_falsy_interface_is_ignored_like_platform() -> None:
     assert recording == real
 
 
+@needs_platform
 def test_none_service_is_registered_like_platform() -> None:
     def scenario(r: Any) -> Any:
         r.register("nothing", None)
@@ -181,6 +193,7 @@ def test_none_service_is_registered_like_platform() -> None:
     assert recording == real == (True, None, ["nothing"])
 
 
+@needs_platform
 def test_recording_registry_has_the_platform_methods() -> None:
     platform_methods = {
         name

@@ -19,8 +19,9 @@ from nexus_testkit import DataOperation, NexusAssertionError, RecordingDataStore
 from nexus_testkit._masking import MASK, Masker
 from nexus_testkit.fakes._store import OPERATIONS, sql_deserialise, sql_serialise
 
-nexus_database = pytest.importorskip("nexus.database")
-pytest.importorskip("aiosqlite")
+from ._helpers import PlatformModule, needs_platform
+
+nexus_database = PlatformModule("nexus.database")
 
 FIDELITIES = ["memory", "sql"]
 
@@ -90,6 +91,7 @@ async def both(pair: tuple[Any, Any], op: str, *args: Any) -> tuple[Any, Any]:
 # --------------------------------------------------------------------------- side by side
 
 
+@needs_platform
 @pytest.mark.asyncio
 @pytest.mark.parametrize("value", VALUES, ids=VALUE_IDS)
 async def test_value_round_trip_matches_platform(pair: tuple[Any, Any], value: Any) -> None:
@@ -101,6 +103,7 @@ async def test_value_round_trip_matches_platform(pair: tuple[Any, Any], value: A
     assert await recording.exists("key") is await real.exists("key") is True
 
 
+@needs_platform
 @pytest.mark.asyncio
 async def test_sql_fidelity_reads_back_like_the_sql_adapter(real_sql: Any) -> None:
     store = RecordingDataStore("sql", connected=True)
@@ -121,6 +124,7 @@ async def test_sql_fidelity_reads_back_like_the_sql_adapter(real_sql: Any) -> No
         assert sql_round_trip(value) == read_back
 
 
+@needs_platform
 @pytest.mark.asyncio
 async def test_get_default_matches_platform(pair: tuple[Any, Any]) -> None:
     assert await both(pair, "get", "missing") == (None, None)
@@ -135,6 +139,7 @@ async def test_get_default_matches_platform(pair: tuple[Any, Any]) -> None:
     assert expected == (None if pair[0].fidelity == "sql" else "null")
 
 
+@needs_platform
 @pytest.mark.asyncio
 async def test_overwrite_matches_platform(pair: tuple[Any, Any]) -> None:
     await both(pair, "set", "k", 1)
@@ -145,6 +150,7 @@ async def test_overwrite_matches_platform(pair: tuple[Any, Any]) -> None:
     assert got == expected == ["k"]
 
 
+@needs_platform
 @pytest.mark.asyncio
 async def test_delete_and_exists_match_platform(pair: tuple[Any, Any]) -> None:
     await both(pair, "set", "a", 1)
@@ -158,6 +164,7 @@ async def test_delete_and_exists_match_platform(pair: tuple[Any, Any]) -> None:
     assert await both(pair, "exists", "") == (False, False)
 
 
+@needs_platform
 @pytest.mark.asyncio
 @pytest.mark.parametrize("pattern", PATTERNS)
 async def test_list_keys_matches_platform(pair: tuple[Any, Any], pattern: str) -> None:
@@ -167,6 +174,7 @@ async def test_list_keys_matches_platform(pair: tuple[Any, Any], pattern: str) -
     assert got == expected
 
 
+@needs_platform
 @pytest.mark.asyncio
 async def test_list_keys_default_pattern(pair: tuple[Any, Any]) -> None:
     for key in ["b", "a", "c"]:
@@ -175,6 +183,7 @@ async def test_list_keys_default_pattern(pair: tuple[Any, Any]) -> None:
     assert await recording.list_keys() == await real.list_keys()
 
 
+@needs_platform
 @pytest.mark.asyncio
 async def test_list_keys_case_and_wildcards_under_sql(real_sql: Any) -> None:
     store = RecordingDataStore("sql", connected=True)
@@ -199,6 +208,7 @@ async def test_list_keys_case_and_wildcards_under_sql(real_sql: Any) -> None:
     assert "abc" in await store.list_keys("a_c")
 
 
+@needs_platform
 @pytest.mark.asyncio
 async def test_list_keys_under_memory_is_fnmatch() -> None:
     real = nexus_database.MemoryAdapter()
@@ -214,6 +224,7 @@ async def test_list_keys_under_memory_is_fnmatch() -> None:
     await real.disconnect()
 
 
+@needs_platform
 @pytest.mark.asyncio
 async def test_list_keys_non_ascii_case_under_sql(real_sql: Any) -> None:
     store = RecordingDataStore("sql", connected=True)
@@ -224,6 +235,7 @@ async def test_list_keys_non_ascii_case_under_sql(real_sql: Any) -> None:
         assert await store.list_keys(pattern) == await real_sql.list_keys(pattern), pattern
 
 
+@needs_platform
 @pytest.mark.asyncio
 async def test_clear_matches_platform(pair: tuple[Any, Any]) -> None:
     for key in KEYS[:4]:
@@ -233,6 +245,7 @@ async def test_clear_matches_platform(pair: tuple[Any, Any]) -> None:
     assert await both(pair, "get", KEYS[0]) == (None, None)
 
 
+@needs_platform
 @pytest.mark.asyncio
 async def test_health_check_matches_platform(pair: tuple[Any, Any]) -> None:
     await both(pair, "set", "a", 1)
@@ -247,6 +260,7 @@ async def test_health_check_matches_platform(pair: tuple[Any, Any]) -> None:
     assert got["status"] == "disconnected"
 
 
+@needs_platform
 @pytest.mark.asyncio
 @pytest.mark.parametrize("fidelity", FIDELITIES)
 async def test_health_check_before_connect_matches_platform(fidelity: str, tmp_path: Path) -> None:
@@ -267,6 +281,7 @@ NOT_CONNECTED_CALLS: list[tuple[str, tuple[Any, ...]]] = [
 ]
 
 
+@needs_platform
 @pytest.mark.asyncio
 @pytest.mark.parametrize("fidelity", FIDELITIES)
 @pytest.mark.parametrize(("op", "args"), NOT_CONNECTED_CALLS)
@@ -283,6 +298,7 @@ async def test_operations_before_connect_raise_like_platform(
     assert isinstance(store.operations.last.error, RuntimeError)
 
 
+@needs_platform
 @pytest.mark.asyncio
 @pytest.mark.parametrize(("op", "args"), NOT_CONNECTED_CALLS)
 async def test_operations_after_disconnect_raise_like_platform(
@@ -298,6 +314,7 @@ async def test_operations_after_disconnect_raise_like_platform(
     assert recording.connected is real.connected is False
 
 
+@needs_platform
 @pytest.mark.asyncio
 async def test_disconnect_reconnect_keeps_data_like_platform(pair: tuple[Any, Any]) -> None:
     recording = pair[0]
@@ -314,6 +331,7 @@ async def test_disconnect_reconnect_keeps_data_like_platform(pair: tuple[Any, An
         assert recording.data == {"survivor": "yes"}
 
 
+@needs_platform
 @pytest.mark.asyncio
 @pytest.mark.parametrize("fidelity", FIDELITIES)
 async def test_connect_twice_keeps_data(fidelity: str) -> None:
@@ -332,6 +350,7 @@ async def test_connect_twice_keeps_data(fidelity: str) -> None:
     await real.disconnect()
 
 
+@needs_platform
 @pytest.mark.asyncio
 async def test_disconnect_before_connect_is_harmless(tmp_path: Path) -> None:
     for fidelity in FIDELITIES:
@@ -342,6 +361,7 @@ async def test_disconnect_before_connect_is_harmless(tmp_path: Path) -> None:
     await sqlite_adapter(tmp_path).disconnect()
 
 
+@needs_platform
 @pytest.mark.asyncio
 async def test_memory_stores_by_reference_like_memory_adapter() -> None:
     real = nexus_database.MemoryAdapter()
@@ -356,6 +376,7 @@ async def test_memory_stores_by_reference_like_memory_adapter() -> None:
     await real.disconnect()
 
 
+@needs_platform
 @pytest.mark.asyncio
 async def test_sql_stores_a_snapshot_like_the_sql_adapter(real_sql: Any) -> None:
     store = RecordingDataStore("sql", connected=True)
@@ -366,6 +387,7 @@ async def test_sql_stores_a_snapshot_like_the_sql_adapter(real_sql: Any) -> None
     assert await store.get("k") == await real_sql.get("k") == {"items": [1]}
 
 
+@needs_platform
 @pytest.mark.asyncio
 async def test_non_json_value_in_dict_raises_type_error_like_sql_adapter(real_sql: Any) -> None:
     store = RecordingDataStore("sql", connected=True)
@@ -379,6 +401,7 @@ async def test_non_json_value_in_dict_raises_type_error_like_sql_adapter(real_sq
     assert store.writes == []
 
 
+@needs_platform
 @pytest.mark.asyncio
 async def test_non_json_value_in_dict_is_fine_in_memory() -> None:
     real = nexus_database.MemoryAdapter()
@@ -391,6 +414,7 @@ async def test_non_json_value_in_dict_is_fine_in_memory() -> None:
     await real.disconnect()
 
 
+@needs_platform
 @pytest.mark.asyncio
 async def test_unstringable_scalar_is_str_under_sql(real_sql: Any) -> None:
     store = RecordingDataStore("sql", connected=True)
@@ -404,6 +428,7 @@ async def test_unstringable_scalar_is_str_under_sql(real_sql: Any) -> None:
     assert await store.get("k") == await real_sql.get("k") == "thing-7"
 
 
+@needs_platform
 def test_config_attribute_like_platform() -> None:
     memory = RecordingDataStore("memory")
     assert memory.config.type == nexus_database.MemoryAdapter().config.type == "memory"
@@ -803,6 +828,7 @@ async def test_repr_counts() -> None:
     assert repr(store) == "<RecordingDataStore fidelity=sql keys=1 operations=2 connected=True>"
 
 
+@needs_platform
 @pytest.mark.asyncio
 async def test_non_string_keys_are_text_in_sql_like_the_sql_adapter(real_sql: Any) -> None:
     # The key column is text: SQLite stores the key 1 as '1', so '1' finds it
