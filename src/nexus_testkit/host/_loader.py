@@ -222,7 +222,7 @@ def _hint(exc: BaseException) -> str:
     if isinstance(exc, ModuleNotFoundError) and exc.name and exc.name.split(".")[0] == "nexus":
         return (
             "\nhint: the plugin imports the Nexus Platform; install it with "
-            "`pip install nexus-platform==0.1.5` (or pytest-nexus[platform])"
+            "`pip install nexus-platform==0.1.5` (or pytest-nexus-platform[platform])"
         )
     return ""
 

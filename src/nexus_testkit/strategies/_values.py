@@ -5,7 +5,7 @@ a domain from short lists, a date in a ten-year range, an address from the
 bits of the seed.  Each value is reproducible from its seed, and shrinking the
 seed to 0 gives the same small example every time (``alice@example.com``).
 No Faker: its pytest plugin would load, and cost a third of a second, in every
-pytest run of every project that installs pytest-nexus.
+pytest run of every project that installs pytest-nexus-platform.
 """
 
 from __future__ import annotations
