@@ -26,45 +26,20 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _projects import PREFIX, write_plugin_project  # noqa: E402
+from _projects import PREFIX  # noqa: E402
+from _stats import alternating, ratios, spread  # noqa: E402
 
 perf = time.perf_counter
-
-
-def _spread(values: list[float]) -> dict[str, float]:
-    ordered = sorted(values)
-    n = len(ordered)
-    q = statistics.quantiles(ordered, n=4) if n >= 2 else [ordered[0]] * 3
-    return {
-        "median": statistics.median(ordered),
-        "min": ordered[0],
-        "max": ordered[-1],
-        "p25": q[0],
-        "p75": q[2],
-        "n": n,
-    }
 
 
 async def _interleave(
     variants: dict[str, Callable[[], Awaitable[float]]], rounds: int
 ) -> dict[str, list[float]]:
-    """Run each variant once per round, alternating the order; returns seconds per round."""
-    names = list(variants)
-    times: dict[str, list[float]] = {n: [] for n in names}
-    for r in range(rounds):
-        order = names if r % 2 == 0 else names[::-1]
-        for name in order:
-            times[name].append(await variants[name]())
+    """:func:`_stats.interleaved` for coroutines: seconds per round of each variant."""
+    times: dict[str, list[float]] = {n: [] for n in variants}
+    for name in alternating(list(variants), rounds):
+        times[name].append(await variants[name]())
     return times
-
-
-def _paired_ratios(a: list[float], b: list[float]) -> list[float]:
-    return [x / y for x, y in zip(a, b, strict=True)]
-
-
-def _plugin_dir(tmp: Path) -> Path:
-    write_plugin_project(tmp)
-    return tmp / "plugins" / "bench_minimal"
 
 
 # ---------------------------------------------------------------------------- goal 3
@@ -99,13 +74,13 @@ async def _requests(args: argparse.Namespace) -> dict[str, Any]:
             await run()
         times = await _interleave(variants, rounds)
         await raw.aclose()
-    ratios = _paired_ratios(times["nexus_client"], times["raw_asgitransport"])
+    paired = ratios(times["nexus_client"], times["raw_asgitransport"])
     return {
         "requests_per_variant": rounds * block,
         "block": block,
-        "nexus_client_s": _spread(times["nexus_client"]),
-        "raw_s": _spread(times["raw_asgitransport"]),
-        "ratio": _spread(ratios),
+        "nexus_client_s": spread(times["nexus_client"]),
+        "raw_s": spread(times["raw_asgitransport"]),
+        "ratio": spread(paired),
     }
 
 
@@ -132,7 +107,7 @@ async def _contract(args: argparse.Namespace) -> dict[str, Any]:
         "import_s": import_s,
         "first_run_s": first_s,
         "first_ok": warm.ok(),
-        "warm_s": _spread(times),
+        "warm_s": spread(times),
         "checks": len(report.results),
         "passed": sum(r.outcome == "passed" for r in report.results),
     }
@@ -216,12 +191,12 @@ async def _fakes(args: argparse.Namespace) -> dict[str, Any]:
         },
         rounds,
     )
-    result["bus_events_per_s"] = {k: _spread(v) for k, v in bus_rates.items()}
-    result["bus_ratio_recording_over_platform"] = _spread(
-        _paired_ratios(bus_rates["recording"], bus_rates["platform"])
+    result["bus_events_per_s"] = {k: spread(v) for k, v in bus_rates.items()}
+    result["bus_ratio_recording_over_platform"] = spread(
+        ratios(bus_rates["recording"], bus_rates["platform"])
     )
-    result["bus_ratio_host_over_platform"] = _spread(
-        _paired_ratios(bus_rates["recording_host_timeout"], bus_rates["platform"])
+    result["bus_ratio_host_over_platform"] = spread(
+        ratios(bus_rates["recording_host_timeout"], bus_rates["platform"])
     )
 
     # --- data store: set + get
@@ -270,12 +245,12 @@ async def _fakes(args: argparse.Namespace) -> dict[str, Any]:
         },
         rounds,
     )
-    result["store_s_per_op"] = {k: _spread(v) for k, v in store_times.items()}
-    result["store_ratio_memory_over_plain"] = _spread(
-        _paired_ratios(store_times["recording_memory"], store_times["plain_dict"])
+    result["store_s_per_op"] = {k: spread(v) for k, v in store_times.items()}
+    result["store_ratio_memory_over_plain"] = spread(
+        ratios(store_times["recording_memory"], store_times["plain_dict"])
     )
-    result["store_ratio_sql_over_memory"] = _spread(
-        _paired_ratios(store_times["recording_sql"], store_times["recording_memory"])
+    result["store_ratio_sql_over_memory"] = spread(
+        ratios(store_times["recording_sql"], store_times["recording_memory"])
     )
     result["bus_events"] = {"recording": 20_000 * scale, "platform": 4_000 * scale}
     result["store_ops"] = 2 * len(keys)
@@ -483,10 +458,10 @@ def _phases(args: argparse.Namespace) -> dict[str, Any]:
         "drift": drift,
         "loggers_per_host": (loggers_end - drift[0]["loggers"])
         / max(1, drift[-1]["hosts_before"] - drift[0]["hosts_before"]),
-        "host_cycle_ms": _spread(host_ms),
-        "host_cycle_uninstrumented_ms": _spread(bare),
-        "floor_cycle_ms": _spread(floor_ms),
-        "fresh_event_loop_ms": _spread(loop_ms),
+        "host_cycle_ms": spread(host_ms),
+        "host_cycle_uninstrumented_ms": spread(bare),
+        "floor_cycle_ms": spread(floor_ms),
+        "fresh_event_loop_ms": spread(loop_ms),
         "cycles": timed_cycles,
         "phases_ms_per_test": phases,
     }
