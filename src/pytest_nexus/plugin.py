@@ -35,6 +35,15 @@ if TYPE_CHECKING:
         RecordingServiceRegistry,
     )
 
+#: What a plugin author sees: tracebacks without harness frames, the contract's
+#: summary line, async tests marked for pytest-asyncio, the platform's warnings.
+pytest_plugins = [
+    "pytest_nexus._tracebacks",
+    "pytest_nexus._terminal",
+    "pytest_nexus._asyncio",
+    "pytest_nexus._warnings",
+]
+
 __all__ = [
     "nexus_app",
     "nexus_client",

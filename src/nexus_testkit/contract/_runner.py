@@ -29,6 +29,7 @@ import json
 import logging
 import re
 import secrets as _secrets
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -210,7 +211,15 @@ class _Capture(logging.Handler):
 
 
 def _bullets(lines: list[str]) -> str:
-    return "\n".join(f"- {line}" for line in lines)
+    """One ``- line`` per line; a line that occurs more than once is written
+    once, where it first occurred, as ``- (xN) line``.  A contract run starts
+    the plugin many times, so the same log record or task would otherwise be
+    listed once per start."""
+    counts = Counter(lines)
+    return "\n".join(
+        f"- (x{counts[line]}) {line}" if counts[line] > 1 else f"- {line}"
+        for line in counts  # first occurrences, in order
+    )
 
 
 def _norm_path(path: str) -> str:
@@ -745,11 +754,20 @@ class _Run:
             for payload in [*_UNEXPECTED_PAYLOADS, *self.draw_payloads(name)]:
                 self.monitor.during = f"handler of {name!r}"
                 await bus.publish(name, payload, source=CONTRACT_SOURCE)
+        # One line per handler, event and error, with the smallest payload
+        # that raised it: generated payloads make every line different.
+        smallest: dict[tuple[str, str, str], str] = {}
+        count: Counter[tuple[str, str, str]] = Counter()
         for failure in bus.handler_failures[before:]:
-            failures.append(
-                f"{handler_name(failure.handler)} on {failure.event.name!r} with data "
-                f"{failure.event.data!r} raised {_exc(failure.exception)}"
-            )
+            key = (handler_name(failure.handler), failure.event.name, _exc(failure.exception))
+            data = repr(failure.event.data)
+            count[key] += 1
+            if key not in smallest or len(data) < len(smallest[key]):
+                smallest[key] = data
+        for key, data in smallest.items():
+            handler, event, error = key
+            times = f"(x{count[key]}) " if count[key] > 1 else ""
+            failures.append(f"{times}{handler} on {event!r} with data {data} raised {error}")
         if failures:
             self.warn("events.handlers_robust", _bullets(failures))
         else:
@@ -1039,6 +1057,7 @@ class _Run:
             if self.masker.contains_secret(text):
                 leaks.append(
                     f"log record {record.levelname} {record.name}: {self.masker(text)[:300]}"
+                    f" at {record.pathname}:{record.lineno}"
                 )
         for event in published:
             text = json.dumps(event.data, default=str)
