@@ -32,8 +32,10 @@ def test_every_example_runs(pytester: pytest.Pytester, page: str) -> None:
         (plugin / "tests" / f"test_doc_{i}.py").write_text(block)
         expected += len(re.findall(r"^(?:async )?def test_", block, re.MULTILINE))
     pytester.makeini(
-        "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
-        "addopts = --import-mode=importlib\nfilterwarnings =\n    ignore::DeprecationWarning\n"
+        # pytest-asyncio's strict mode and warnings as errors: the examples need
+        # neither asyncio_mode = auto nor a filter for the platform's warnings.
+        "[pytest]\nasyncio_default_fixture_loop_scope = function\n"
+        "addopts = --import-mode=importlib\nfilterwarnings = error\n"
     )
     result = pytester.runpytest("-p", "no:randomly")
     result.assert_outcomes(passed=expected)

@@ -84,8 +84,10 @@ def pytest_runtest_makereport(
 def _prune(excinfo: pytest.ExceptionInfo[BaseException]) -> bool:
     """Relink the tracebacks of the exception and its chain; True when no frame
     of the user's code is left in the exception's own traceback."""
-    outcome = (pytest.skip.Exception, pytest.fail.Exception)
-    if isinstance(excinfo.value, outcome) and not getattr(excinfo.value, "pytrace", True):
+    exc = excinfo.value
+    if isinstance(exc, (pytest.skip.Exception, pytest.xfail.Exception)):
+        return False  # reported by location, never with a traceback
+    if isinstance(exc, pytest.fail.Exception) and not exc.pytrace:
         return False  # shown as its message already
     kind = _Classifier()
     seen: set[int] = set()

@@ -19,6 +19,7 @@ Nothing is imported here: the filters match on text.
 
 from __future__ import annotations
 
+import sys
 import warnings
 from collections.abc import Generator
 from typing import Any
@@ -44,7 +45,14 @@ def ignore_platform_import_warnings() -> None:
 
 
 def _wanted(config: pytest.Config) -> bool:
+    # The warnings fire once, when the modules are first imported.
+    if all(name in sys.modules for name in _WARNING_MODULES):
+        return False
     return bool(config.getini("nexus_platform_warnings") == "ignore")
+
+
+#: The modules of nexus-platform that warn at their import.
+_WARNING_MODULES = ("nexus.config", "nexus.database")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
