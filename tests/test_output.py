@@ -329,6 +329,24 @@ def test_a_contract_run_ends_with_one_line_per_plugin(pytester: pytest.Pytester)
     )
 
 
+def test_the_summary_line_adds_up_under_xdist(pytester: pytest.Pytester) -> None:
+    pytester.makeini(INI)
+    result = pytester.runpytest(
+        f"--nexus-plugin={_copy(pytester, 'handler_fragile')}",
+        NO_TIMING,
+        "-W",
+        "always::UserWarning",
+        "-p",
+        "xdist",
+        "-n",
+        "2",
+    )
+    result.assert_outcomes(passed=34, skipped=1, warnings=1)
+    result.stdout.fnmatch_lines(
+        ["nexus contract handler_fragile: 33 passed, 1 warning (events.handlers_robust), 1 skipped"]
+    )
+
+
 def test_no_summary_line_without_a_contract(project: pytest.Pytester) -> None:
     project.makepyfile(test_it="def test_nothing():\n    pass\n")
     result = project.runpytest()
@@ -452,10 +470,13 @@ def platform_project(pytester: pytest.Pytester) -> pytest.Pytester:
 
 
 @needs_platform
+@pytest.mark.parametrize("first_import", ["test module", "conftest"])
 def test_minus_w_error_passes_with_the_platform_imported(
-    platform_project: pytest.Pytester,
+    platform_project: pytest.Pytester, first_import: str
 ) -> None:
     # A subprocess: in this process nexus is imported already, and warns no more.
+    if first_import == "conftest":
+        platform_project.makeconftest("import nexus.plugins\n")
     platform_project.makepyfile(test_it=AUTHOR_MODULE)
     result = platform_project.runpytest_subprocess("-W", "error", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
