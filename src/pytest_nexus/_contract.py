@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _pytest._code.code import ReprFileLocation, TerminalRepr
 
 from nexus_testkit import NexusLeftoverWarning
 from nexus_testkit.contract._checks import CHECKS, CHECKS_BY_ID, Check
 from nexus_testkit.contract._runner import ContractOptions, PluginReport, run_contract
+
+from ._tracebacks import MessageRepr
 
 __all__ = ["ContractFailure", "NexusContractWarning", "contract_items", "contract_tests"]
 
@@ -79,20 +80,6 @@ def _outcome(report: PluginReport, check: Check, strict: bool) -> None:
         )
 
 
-class _FailureRepr(TerminalRepr):
-    """The failure text without a traceback; its first line is also the summary line
-    pytest prints after ``FAILED <item>`` (what ``reprcrash.message`` is for)."""
-
-    def __init__(self, text: str, path: str) -> None:
-        self.text = text
-        first = text.splitlines()[0] if text else ""
-        self.reprcrash = ReprFileLocation(path, 0, first)
-
-    def toterminal(self, tw: Any) -> None:
-        for line in self.text.splitlines():
-            tw.line(line)
-
-
 class ContractItem(pytest.Item):
     """One check of one plugin."""
 
@@ -111,7 +98,7 @@ class ContractItem(pytest.Item):
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, ContractFailure):
-            return _FailureRepr(f"{excinfo.value}\nFix: {self.check.fix}", str(self.path))
+            return MessageRepr(f"{excinfo.value}\nFix: {self.check.fix}", str(self.path))
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
