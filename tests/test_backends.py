@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nexus_testkit import PluginHost
+from nexus_testkit import HostOptions, PluginHost
 
 from ._helpers import EXAMPLES, minimal_manifest, needs_platform, write_plugin
 
@@ -112,7 +112,7 @@ async def test_platform_backend_uses_the_real_components() -> None:
     import nexus.core
     import nexus.database
 
-    async with PluginHost(EXAMPLES / "my_awesome_plugin", backend="platform") as host:
+    async with PluginHost(EXAMPLES / "my_awesome_plugin", HostOptions(backend="platform")) as host:
         assert isinstance(host.event_bus.real, nexus.core.EventBus)  # type: ignore[attr-defined]
         assert isinstance(host.data_store.real, nexus.database.SQLAlchemyAdapter)  # type: ignore[attr-defined]
         assert isinstance(host.services.real, nexus.core.ServiceRegistry)  # type: ignore[attr-defined]
@@ -132,7 +132,7 @@ async def test_platform_backend_uses_the_real_components() -> None:
 @needs_platform
 @pytest.mark.asyncio
 async def test_platform_bus_records_handler_failures(make_plugin) -> None:
-    async with PluginHost(make_plugin(), backend="platform") as host:
+    async with PluginHost(make_plugin(), HostOptions(backend="platform")) as host:
 
         async def broken(event):
             raise ValueError("bad payload")

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from nexus_testkit import (
+    NexusOptionsError,
     ConfigOption,
     ConfigStore,
     ConfigWrite,
@@ -67,10 +68,22 @@ def test_resolve_defaults_and_placeholders(manifest: Manifest) -> None:
 
 
 def test_resolve_overrides_win(manifest: Manifest) -> None:
-    config = resolve_config(manifest, {"max_retries": 7, "api_key": "sk-live", "extra": [1]})
+    overrides = {"max_retries": 7, "api_key": "sk-live", "extra": [1]}
+    config = resolve_config(manifest, overrides, allow_undeclared=True)
     assert config["max_retries"] == 7
     assert config["api_key"] == "sk-live"
-    assert config["extra"] == [1]  # keys the manifest does not declare are kept
+    assert config["extra"] == [1]  # undeclared keys are kept when allowed
+
+
+def test_resolve_refuses_undeclared_keys_listing_the_declared_ones(manifest: Manifest) -> None:
+    with pytest.raises(NexusOptionsError) as info:
+        resolve_config(manifest, {"max_retris": 7, "extra": 1}, origin="nexus_config")
+    assert str(info.value) == (
+        f"nexus_config: 'max_retris', 'extra' are not declared in {manifest.path}; declared "
+        "keys: api_key, max_retries, region, timeout, verbose. To give an undeclared key on "
+        "purpose, pass allow_undeclared=True (@pytest.mark.nexus_host(allow_undeclared=True))."
+    )
+    assert isinstance(info.value, ValueError)
 
 
 def test_resolve_falsy_overrides_are_values(manifest: Manifest) -> None:
@@ -94,8 +107,10 @@ def test_resolve_none_removes_required_key_and_nothing_is_filled(manifest: Manif
 
 
 def test_resolve_none_for_unknown_key_is_harmless(manifest: Manifest) -> None:
-    config = resolve_config(manifest, {"nope": None})
+    config = resolve_config(manifest, {"nope": None}, allow_undeclared=True)
     assert "nope" not in config
+    with pytest.raises(NexusOptionsError, match="'nope' is not declared"):
+        resolve_config(manifest, {"nope": None})  # a misspelt removal removes nothing
 
 
 def test_resolve_does_not_mutate_overrides_or_manifest(manifest: Manifest) -> None:

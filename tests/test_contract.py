@@ -809,7 +809,7 @@ def test_cli_exit_2_for_paths_that_are_not_plugins_and_the_others_are_still_repo
     assert errors == {
         str(cli["missing"]): f"{cli['missing']}: no such directory",
         str(cli["not_a_plugin"]): (
-            f"{cli['not_a_plugin']}: not a plugin directory (neither manifest.json nor plugin.py)"
+            f"{cli['not_a_plugin']}: not a plugin directory (it holds neither manifest.json nor plugin.py)"
         ),
     }
     assert f"error: {cli['missing']}: no such directory" in run.stderr

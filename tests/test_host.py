@@ -7,7 +7,9 @@ import sys
 import pytest
 
 from nexus_testkit import (
+    HostOptions,
     NexusAssertionError,
+    NexusOptionsError,
     PluginHost,
     PluginLoadError,
     PluginStartError,
@@ -94,7 +96,7 @@ async def test_initialize_hang_is_cut_off_and_says_where(make_plugin):
     )
     path = make_plugin(source=source)
     with pytest.raises(PluginStartError) as info:
-        await PluginHost(path, timeout=0.05).start()
+        await PluginHost(path, HostOptions(timeout=0.05)).start()
     message = str(info.value)
     assert "initialize() timed out" in message
     assert "did not finish within 0.05 s" in message
@@ -107,7 +109,7 @@ async def test_shutdown_hang_is_reported_at_verify(make_plugin):
         "    async def shutdown(self):\n        self.initialized = False",
         "    async def shutdown(self):\n        import asyncio\n        await asyncio.sleep(60)",
     )
-    host = PluginHost(make_plugin(source=source), timeout=0.05)
+    host = PluginHost(make_plugin(source=source), HostOptions(timeout=0.05))
     async with host:
         pass
     with pytest.raises(NexusAssertionError, match=r"shutdown\(\) did not finish within 0\.05 s"):
@@ -192,7 +194,9 @@ async def test_missing_plugin_py_is_a_load_error(make_plugin):
 
 async def test_route_exception_becomes_500_when_asked(make_plugin):
     source = MINIMAL_PLUGIN.replace('return {"pong": True}', "raise RuntimeError('boom')")
-    async with PluginHost(make_plugin(source=source), raise_app_exceptions=False) as host:
+    async with PluginHost(
+        make_plugin(source=source), HostOptions(raise_app_exceptions=False)
+    ) as host:
         assert (await host.client.get("/ping")).status_code == 500
     async with PluginHost(make_plugin(source=source)) as host:
         with pytest.raises(RuntimeError, match="boom"):
@@ -207,8 +211,12 @@ async def test_shared_components_are_used(make_plugin):
 
 
 async def test_bad_timeout_is_refused(make_plugin):
-    with pytest.raises(ValueError, match="timeout must be a positive number"):
-        PluginHost(make_plugin(), timeout=0)
+    with pytest.raises(NexusOptionsError) as info:
+        HostOptions(timeout=0)
+    assert str(info.value) == (
+        "timeout=0 is not valid. Valid values: a positive number of seconds or None."
+    )
+    assert isinstance(info.value, ValueError)
 
 
 @needs_platform

@@ -26,14 +26,19 @@ NEXUS_TESTKIT_API = [
     "EventSpec",
     "HandlerFailure",
     "HostFactory",
+    "HostOptions",
     "Leftovers",
     "LoadedPlugin",
     "Manifest",
     "ManifestError",
     "NetworkBlockedError",
     "NexusAssertionError",
+    "NexusContractWarning",
+    "NexusGuardWarning",
     "NexusLeftoverWarning",
+    "NexusOptionsError",
     "NexusTestkitError",
+    "NexusWarning",
     "PluginHost",
     "PluginLoadError",
     "PluginStartError",
@@ -67,6 +72,47 @@ def test_pytest_nexus_all_is_pinned() -> None:
 def test_public_errors_show_their_public_module() -> None:
     assert nexus_testkit.ManifestError.__module__ == "nexus_testkit"
     assert nexus_testkit.NexusAssertionError.__module__ == "nexus_testkit"
+    assert nexus_testkit.NexusOptionsError.__module__ == "nexus_testkit"
+    assert nexus_testkit.NetworkBlockedError.__module__ == "nexus_testkit"
+
+
+# One root for the errors, one for the warnings; the built-in bases that tests
+# and users catch (AssertionError, ValueError, ...) are kept by multiple inheritance.
+ERRORS = {
+    "ManifestError": (),
+    "PluginLoadError": (),
+    "PluginStartError": (),
+    "PluginTimeoutError": (TimeoutError,),
+    "NexusAssertionError": (AssertionError,),
+    "NexusOptionsError": (ValueError,),
+    "NetworkBlockedError": (ConnectionRefusedError,),
+}
+WARNINGS = ("NexusLeftoverWarning", "NexusContractWarning", "NexusGuardWarning")
+
+
+@pytest.mark.parametrize("name", sorted(ERRORS))
+def test_every_error_is_a_nexus_testkit_error(name: str) -> None:
+    cls = getattr(nexus_testkit, name)
+    assert issubclass(cls, nexus_testkit.NexusTestkitError)
+    for base in ERRORS[name]:
+        assert issubclass(cls, base)
+
+
+def test_warnings_have_one_root_and_are_siblings() -> None:
+    root = nexus_testkit.NexusWarning
+    assert issubclass(root, UserWarning)
+    classes = [getattr(nexus_testkit, name) for name in WARNINGS]
+    for cls in classes:
+        assert cls.__bases__ == (root,)
+    # Ignoring one kind does not silence another.
+    for a in classes:
+        for b in classes:
+            assert a is b or not issubclass(a, b)
+
+
+def test_contract_warning_is_one_object_under_both_names() -> None:
+    assert pytest_nexus.NexusContractWarning is nexus_testkit.NexusContractWarning
+    assert nexus_testkit.NexusContractWarning.__module__ == "pytest_nexus"
 
 
 # Heavy packages that pytest must not pay for when it loads the plugin: they are
@@ -87,8 +133,10 @@ HEAVY = (
 
 
 def test_loading_the_plugin_imports_nothing_heavy() -> None:
+    # The entry point and every part it registers (pytest imports them all in every run).
     code = (
-        "import sys, json; before = set(sys.modules); import pytest_nexus.plugin; "
+        "import sys, json, importlib; before = set(sys.modules); import pytest_nexus.plugin; "
+        "[importlib.import_module(m) for m in pytest_nexus.plugin.pytest_plugins]; "
         "print(json.dumps(sorted(set(sys.modules) - before)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -96,7 +144,14 @@ def test_loading_the_plugin_imports_nothing_heavy() -> None:
     heavy = sorted(m for m in loaded if m.split(".")[0] in HEAVY)
     assert heavy == []
     ours = sorted(m for m in loaded if m.startswith("pytest_nexus"))
-    assert ours == ["pytest_nexus", "pytest_nexus.plugin"]
+    assert ours == [
+        "pytest_nexus",
+        "pytest_nexus._fixtures",
+        "pytest_nexus._markers",
+        "pytest_nexus._reporting",
+        "pytest_nexus._settings",
+        "pytest_nexus.plugin",
+    ]
 
 
 # Each layer's package re-exports its public names lazily; __all__ is the list.
@@ -142,12 +197,15 @@ SUBPACKAGE_API = {
     "nexus_testkit.host": [
         "DEFAULT_TIMEOUT",
         "HostFactory",
+        "HostOptions",
         "Leftovers",
         "LoadedPlugin",
         "NetworkBlockedError",
         "PluginHost",
+        "discover_plugins",
         "import_plugin",
         "platform_plugin_class",
+        "plugin_dir_problem",
     ],
     "nexus_testkit.contract": [
         "CHECKS",

@@ -34,7 +34,7 @@ import httpx
 import jsonschema
 import pytest
 
-from nexus_testkit import NexusAssertionError, PluginHost, PluginStartError
+from nexus_testkit import HostOptions, NexusAssertionError, PluginHost, PluginStartError
 from nexus_testkit.contract._report import report_schema
 from nexus_testkit.host._network import NetworkBlockedError
 
@@ -630,10 +630,10 @@ def test_cli_exit_2_for_paths_that_are_not_plugins_and_the_others_are_still_repo
     assert document["errors"] == [
         {
             "path": str(not_a_plugin),
-            "error": f"{not_a_plugin}: not a plugin directory (neither manifest.json nor plugin.py)",
+            "error": f"{not_a_plugin}: not a plugin directory (it holds neither manifest.json nor plugin.py)",
         },
         {"path": str(missing), "error": f"{missing}: no such directory"},
-        {"path": str(file), "error": f"{file}: is a file, not a plugin directory"},
+        {"path": str(file), "error": f"{file}: is a file; expected a plugin directory"},
     ]
     assert run.stderr.splitlines() == [f"error: {e['error']}" for e in document["errors"]]
 
@@ -843,7 +843,7 @@ def plain_connect(port: int, host: str = "127.0.0.1") -> None:
 
 def assert_blocked_message(text: str, server: LoopbackServer) -> None:
     assert f"pytest-nexus blocked a network connection to {server.destination}" in text, text
-    assert "@pytest.mark.nexus_host(allow_network=True) / PluginHost(allow_network=True)" in text
+    assert "@pytest.mark.nexus_host(allow_network=True) / HostOptions(allow_network=True)" in text
 
 
 @pytest.mark.asyncio
@@ -888,7 +888,9 @@ async def test_allow_network_lets_the_same_connections_through(
     corpus: Path, server: LoopbackServer
 ) -> None:
     config = {"port": server.port}
-    async with PluginHost(corpus / "network_client", config=config, allow_network=True) as host:
+    async with PluginHost(
+        corpus / "network_client", HostOptions(allow_network=True), config=config
+    ) as host:
         replies = {
             how: (await host.client.get(f"/connect/{how}")).json()
             for how in ("socket", "asyncio", "httpx")
@@ -916,7 +918,7 @@ async def test_a_connection_in_initialize_is_blocked_then_allowed(
     )
     assert_blocked_message(first, server)
     plain_connect(server.port)  # a host that failed to start leaves no guard behind
-    async with PluginHost(path, config=config, allow_network=True):
+    async with PluginHost(path, HostOptions(allow_network=True), config=config):
         pass
     assert server.accepted(2) == 2
 
@@ -1032,7 +1034,7 @@ def test_network_marker_as_users_meet_it(
             f"E   *NetworkBlockedError: pytest-nexus blocked a network connection to "
             f"127.0.0.1:{server.port}: plugins under the test host get no network by default. "
             "Serve the call in the test (respx or pytest-httpx for httpx clients), or allow it with "
-            "@pytest.mark.nexus_host(allow_network=True) / PluginHost(allow_network=True).",
+            "@pytest.mark.nexus_host(allow_network=True) / HostOptions(allow_network=True).",
         ]
     )
     result.stdout.no_fnmatch_line("*INTERNALERROR*")

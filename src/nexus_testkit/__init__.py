@@ -27,9 +27,10 @@ from ._lazy import attach
 __version__ = "0.1.0"
 
 _WHERE = {
-    "DEFAULT_TIMEOUT": "host._host",
-    "HostFactory": "host._host",
-    "Leftovers": "host._host",
+    "DEFAULT_TIMEOUT": "host._options",
+    "HostOptions": "host._options",
+    "HostFactory": "host._factory",
+    "Leftovers": "host._leftovers",
     "PluginHost": "host._host",
     "LoadedPlugin": "host._loader",
     "import_plugin": "host._loader",
@@ -58,7 +59,11 @@ _WHERE = {
     "sql_round_trip": "fakes._store",
     "ManifestError": "_errors",
     "NexusAssertionError": "_errors",
+    "NexusContractWarning": "_errors",
+    "NexusGuardWarning": "_errors",
     "NexusLeftoverWarning": "_errors",
+    "NexusOptionsError": "_errors",
+    "NexusWarning": "_errors",
     "NexusTestkitError": "_errors",
     "PluginLoadError": "_errors",
     "PluginStartError": "_errors",
@@ -79,14 +84,19 @@ __all__ = [
     "EventSpec",
     "HandlerFailure",
     "HostFactory",
+    "HostOptions",
     "Leftovers",
     "LoadedPlugin",
     "Manifest",
     "ManifestError",
     "NetworkBlockedError",
     "NexusAssertionError",
+    "NexusContractWarning",
+    "NexusGuardWarning",
     "NexusLeftoverWarning",
+    "NexusOptionsError",
     "NexusTestkitError",
+    "NexusWarning",
     "PluginHost",
     "PluginLoadError",
     "PluginStartError",
@@ -111,8 +121,12 @@ if TYPE_CHECKING:  # what the lazy lookups return, for type checkers and IDEs
     from ._errors import (
         ManifestError,
         NexusAssertionError,
+        NexusContractWarning,
+        NexusGuardWarning,
         NexusLeftoverWarning,
+        NexusOptionsError,
         NexusTestkitError,
+        NexusWarning,
         PluginLoadError,
         PluginStartError,
         PluginTimeoutError,
@@ -122,9 +136,12 @@ if TYPE_CHECKING:  # what the lazy lookups return, for type checkers and IDEs
     from .fakes._recording import CallList
     from .fakes._services import RecordingServiceRegistry, ServiceCall
     from .fakes._store import DataOperation, RecordingDataStore, sql_round_trip
-    from .host._host import DEFAULT_TIMEOUT, HostFactory, Leftovers, PluginHost
+    from .host._factory import HostFactory
+    from .host._host import PluginHost
+    from .host._leftovers import Leftovers
     from .host._loader import LoadedPlugin, import_plugin, platform_plugin_class
     from .host._network import NetworkBlockedError
+    from .host._options import DEFAULT_TIMEOUT, HostOptions
     from .manifest._load import (
         MISSING,
         ConfigOption,

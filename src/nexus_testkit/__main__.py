@@ -18,17 +18,6 @@ from typing import Any
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
-def _skip_arg(text: str) -> tuple[str, str]:
-    from .contract._checks import parse_skip
-
-    parsed = parse_skip(text)
-    if parsed is None:
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: expected CHECK_ID=REASON (a reason is required)"
-        )
-    return parsed
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m nexus_testkit",
@@ -44,18 +33,14 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--skip",
         action="append",
-        type=_skip_arg,
         default=[],
         metavar="ID=REASON",
         help="skip a check, with the reason (repeatable)",
     )
-    check.add_argument("--timeout", type=float, default=5.0, help="seconds per lifecycle call (5)")
-    check.add_argument(
-        "--examples", type=int, default=25, help="invalid configurations tried at most (25)"
-    )
+    check.add_argument("--timeout", default="5", help="seconds per lifecycle call (5)")
+    check.add_argument("--examples", default=None, help="invalid configurations tried at most (25)")
     check.add_argument(
         "--backend",
-        choices=("fake", "platform"),
         default="fake",
         help="fake (default) or platform: nexus-platform's own components",
     )
@@ -69,44 +54,42 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _not_a_plugin(path: Path) -> str | None:
-    if not path.exists():
-        return f"{path}: no such directory"
-    if not path.is_dir():
-        return f"{path}: is a file, not a plugin directory"
-    if not (path / "manifest.json").exists() and not (path / "plugin.py").exists():
-        return f"{path}: not a plugin directory (neither manifest.json nor plugin.py)"
-    return None
-
-
 def _write(path: str | None, text: str) -> None:
     if path:
         Path(path).write_text(text + "\n")
 
 
 async def _check(args: argparse.Namespace) -> int:
+    from ._errors import NexusOptionsError
+    from ._settings import contract_options, parse_examples, parse_skips
     from .contract._report import report_json, report_text
-    from .contract._runner import ContractOptions, PluginReport, run_contract
+    from .contract._runner import PluginReport, run_contract
+    from .host._discovery import plugin_dir_problem
+    from .host._options import HostOptions
 
     try:
-        options = ContractOptions(
-            timeout=args.timeout,
-            skip=dict(args.skip),
-            examples=args.examples,
-            backend=args.backend,
-            db_url=args.db_url,
+        host = HostOptions.from_text(
+            {"timeout": args.timeout, "backend": args.backend, "db_url": args.db_url},
+            {"timeout": "--timeout", "backend": "--backend", "db_url": "--db-url"},
         )
-    except ValueError as exc:
+        options = contract_options(
+            timeout=host.timeout,
+            skip=parse_skips(("--skip", text) for text in args.skip),
+            examples=parse_examples("--examples", args.examples),
+            backend=host.backend,
+            db_url=host.db_url,
+        )
+    except NexusOptionsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     reports: list[PluginReport] = []
     errors: list[dict[str, Any]] = []
     for raw in args.paths:
         path = Path(raw)
-        problem = _not_a_plugin(path)
+        problem = plugin_dir_problem(path)
         if problem:
-            errors.append({"path": str(path), "error": problem})
-            print(f"error: {problem}", file=sys.stderr)
+            errors.append({"path": str(path), "error": f"{path}: {problem}"})
+            print(f"error: {path}: {problem}", file=sys.stderr)
             continue
         reports.append(await run_contract(path, options))
         # Written after each plugin: a run that dies halfway leaves a valid report.

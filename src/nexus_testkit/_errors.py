@@ -99,12 +99,33 @@ class PluginTimeoutError(NexusTestkitError, TimeoutError):
         super().__init__(message)
 
 
-class NexusAssertionError(AssertionError):
+class NexusOptionsError(NexusTestkitError, ValueError):
+    """An option of the harness has a value it cannot use.
+
+    The message names the option, the bad value and the valid ones.  At the
+    pytest boundary it becomes a ``pytest.UsageError`` (command line, ini) or a
+    clean test failure (a marker).
+    """
+
+
+class NexusAssertionError(NexusTestkitError, AssertionError):
     """An end-of-test or in-test verification of the harness failed."""
 
 
-class NexusLeftoverWarning(UserWarning):
+class NexusWarning(UserWarning):
+    """Base class of every warning the harness emits: filter this one to silence all."""
+
+
+class NexusLeftoverWarning(NexusWarning):
     """A plugin left handlers subscribed or services registered after shutdown()."""
+
+
+class NexusContractWarning(NexusWarning):
+    """A warning-level contract check did not pass."""
+
+
+class NexusGuardWarning(NexusWarning):
+    """A guard noticed something worth a note: a blocked network attempt, a blocked loop."""
 
 
 # Shown as nexus_testkit.ManifestError, not nexus_testkit._errors.ManifestError,
@@ -115,8 +136,13 @@ for _cls in (
     PluginLoadError,
     PluginStartError,
     PluginTimeoutError,
+    NexusOptionsError,
     NexusAssertionError,
+    NexusWarning,
     NexusLeftoverWarning,
+    NexusGuardWarning,
 ):
     _cls.__module__ = "nexus_testkit"
 del _cls
+# Shown where pytest users import it from (it is also nexus_testkit.NexusContractWarning).
+NexusContractWarning.__module__ = "pytest_nexus"

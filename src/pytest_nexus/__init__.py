@@ -15,8 +15,12 @@ __all__ = ["NexusContractWarning", "__version__", "contract_tests"]
 
 def __getattr__(name: str) -> Any:
     # Lazy: the contract machinery imports FastAPI and friends.
-    if name in ("contract_tests", "NexusContractWarning"):
-        from . import _contract
+    if name == "NexusContractWarning":  # the library's class, one object under both names
+        from nexus_testkit._errors import NexusContractWarning
 
-        return getattr(_contract, name)
+        return NexusContractWarning
+    if name == "contract_tests":
+        from ._contract import contract_tests
+
+        return contract_tests
     raise AttributeError(f"module 'pytest_nexus' has no attribute {name!r}")

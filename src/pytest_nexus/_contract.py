@@ -16,20 +16,13 @@ from typing import Any
 
 import pytest
 
-from nexus_testkit import NexusLeftoverWarning
-from nexus_testkit.contract._checks import CHECKS, CHECKS_BY_ID, Check
+from nexus_testkit._errors import NexusContractWarning
+from nexus_testkit.contract._checks import CHECKS, Check
 from nexus_testkit.contract._runner import ContractOptions, PluginReport, run_contract
 
 from ._tracebacks import MessageRepr
 
 __all__ = ["ContractFailure", "NexusContractWarning", "contract_items", "contract_tests"]
-
-
-class NexusContractWarning(NexusLeftoverWarning):
-    """A warning-level contract check did not pass."""
-
-
-NexusContractWarning.__module__ = "pytest_nexus"
 
 _reports: dict[tuple[Any, ...], PluginReport] = {}
 
@@ -188,8 +181,6 @@ def contract_tests(
         if candidate.exists():
             path = candidate
     options = ContractOptions(timeout=timeout, skip=dict(skip or {}), examples=examples)
-    for check_id in options.skip:
-        CHECKS_BY_ID[check_id]  # validated by ContractOptions already
 
     @pytest.mark.parametrize("check", CHECKS, ids=[c.id for c in CHECKS])
     def test_contract(self: object, check: Check) -> None:

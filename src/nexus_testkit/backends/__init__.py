@@ -13,8 +13,18 @@ from .._lazy import attach
 #: costs no import.
 BACKENDS = ("fake", "platform")
 
+
+def check_backend(backend: str) -> None:
+    """A :class:`NexusOptionsError` unless ``backend`` is one of :data:`BACKENDS`."""
+    if backend not in BACKENDS:
+        from .._errors import NexusOptionsError
+
+        raise NexusOptionsError(
+            f"backend={backend!r} is not valid. Valid values: {', '.join(BACKENDS)}."
+        )
+
+
 _WHERE = {
-    "check_backend": "_build",
     "make_data_store": "_build",
     "make_event_bus": "_build",
     "make_services": "_build",
@@ -31,4 +41,4 @@ __all__ = [
 __getattr__, __dir__ = attach(__name__, _WHERE)
 
 if TYPE_CHECKING:
-    from ._build import check_backend, make_data_store, make_event_bus, make_services, release
+    from ._build import make_data_store, make_event_bus, make_services, release

@@ -13,16 +13,9 @@ from typing import Any
 from ..fakes._bus import RecordingEventBus
 from ..fakes._services import RecordingServiceRegistry
 from ..fakes._store import RecordingDataStore
-from . import BACKENDS
+from . import check_backend
 
 __all__ = ["check_backend", "make_data_store", "make_event_bus", "make_services", "release"]
-
-
-def check_backend(backend: str) -> None:
-    if backend not in BACKENDS:
-        raise ValueError(
-            f"{backend!r} is not a valid backend. Valid backends: {', '.join(BACKENDS)}."
-        )
 
 
 def make_event_bus(

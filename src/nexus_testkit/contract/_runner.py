@@ -37,7 +37,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .._deadlines import run_with_timeout
-from .._errors import ManifestError, PluginLoadError, PluginStartError, PluginTimeoutError
+from .._errors import (
+    ManifestError,
+    NexusOptionsError,
+    PluginLoadError,
+    PluginStartError,
+    PluginTimeoutError,
+)
 from .._masking import Masker
 from ..backends._build import check_backend, make_data_store, release
 from ..fakes._bus import RecordingEventBus, handler_name
@@ -47,6 +53,8 @@ from ..fakes._store import RecordingDataStore
 from ..host._blocking import BlockingMonitor
 from ..host._host import PluginHost
 from ..host._loader import LoadedPlugin, import_plugin, platform_plugin_class
+from ..host._logs import LogCapture
+from ..host._options import HostOptions, check_positive
 from ..manifest._load import HTTP_METHODS, Manifest, load_manifest
 from ..manifest._rules import Violation, check_value, violations
 from ._checks import CHECKS, CHECKS_BY_ID, KNOWN_PERMISSIONS
@@ -89,9 +97,9 @@ class ContractOptions:
         check_backend(self.backend)
         unknown = sorted(set(self.skip) - set(CHECKS_BY_ID))
         if unknown:
-            raise ValueError(
-                f"unknown check id(s) to skip: {', '.join(unknown)}; valid ids: "
-                f"{', '.join(CHECKS_BY_ID)}"
+            raise NexusOptionsError(
+                f"{', '.join(map(repr, unknown))} is not a contract check. Valid checks: "
+                f"{', '.join(CHECKS_BY_ID)}."
             )
         missing = [
             cid
@@ -99,18 +107,16 @@ class ContractOptions:
             if not isinstance(reason, str) or not reason.strip()
         ]
         if missing:
-            raise ValueError(f"skipping a check needs a reason: {', '.join(missing)}")
-        for name in ("timeout", "blocking_threshold"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-                raise ValueError(f"{name} must be a positive number, got {name}={value!r}")
+            raise NexusOptionsError(f"skipping a check needs a reason: {', '.join(missing)}")
+        check_positive("timeout", self.timeout)
+        check_positive("blocking_threshold", self.blocking_threshold)
         if (
             isinstance(self.examples, bool)
             or not isinstance(self.examples, int)
             or self.examples < 1
         ):
-            raise ValueError(
-                f"examples must be a whole number from 1, got examples={self.examples!r}"
+            raise NexusOptionsError(
+                f"examples={self.examples!r} is not valid. Valid values: a whole number from 1."
             )
 
 
@@ -201,15 +207,6 @@ async def run_contract(path: Path | str, options: ContractOptions | None = None)
 # ---------------------------------------------------------------------------- the run
 
 
-class _Capture(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
 def _bullets(lines: list[str]) -> str:
     """One ``- line`` per line; a line that occurs more than once is written
     once, where it first occurred, as ``- (xN) line``.  A contract run starts
@@ -235,7 +232,7 @@ class _Run:
         self.manifest: Manifest | None = None
         self.loaded: LoadedPlugin | None = None
         self.masker = Masker()
-        self.capture = _Capture()
+        self.capture = LogCapture()
         self.buses: list[RecordingEventBus] = []
         self.stores: list[RecordingDataStore] = []
         self.responses: list[tuple[str, str]] = []
@@ -307,17 +304,20 @@ class _Run:
             # Built here, not by the host, so a restart can share it and the
             # run removes its files at the end.
             kwargs["data_store"] = make_data_store(self.options.backend, db_url=self.options.db_url)
-        host = PluginHost(
-            self.directory,
-            manifest=self.manifest,
-            config_store=kwargs.pop("config_store", None)
-            or ConfigStore(config, secret_keys=self.manifest.secret_keys),
+        options = HostOptions(
             timeout=self.options.timeout,
             raise_app_exceptions=False,
             allow_handler_errors=True,
             # Raw records: config.secrets looks for the values in them.
             mask_logs=False,
             backend=self.options.backend,
+        )
+        host = PluginHost(
+            self.directory,
+            options,
+            manifest=self.manifest,
+            config_store=kwargs.pop("config_store", None)
+            or ConfigStore(config, secret_keys=self.manifest.secret_keys),
             **kwargs,
         )
         if host.event_bus not in self.buses:
@@ -564,7 +564,7 @@ class _Run:
                 # initialize() succeeded and the host has shut the plugin down again.
                 self.passed("lifecycle.initialize")
                 self.failed("routes.routers", str(exc))
-                self.leftover_checks(host, started=True)
+                self.leftover_checks(host)
                 self.skip_rest(
                     (
                         "lifecycle",
@@ -602,7 +602,7 @@ class _Run:
         await self.check_handlers(host)
         self.monitor.during = "shutdown()"
         await host.aclose()
-        self.leftover_checks(host, started=True)
+        self.leftover_checks(host)
         plugin = host.plugin
         try:
             self.monitor.during = "second shutdown()"
@@ -617,10 +617,8 @@ class _Run:
         await self.check_restart(host)
         return True
 
-    def leftover_checks(self, host: PluginHost, *, started: bool) -> None:
+    def leftover_checks(self, host: PluginHost) -> None:
         left = host.leftovers
-        if not started:
-            return
         if left.shutdown_errors:
             self.failed("lifecycle.shutdown", _bullets(left.shutdown_errors))
         else:

@@ -30,7 +30,7 @@ from pydantic import BaseModel, Field
 from .._deadlines import Deadline, resume
 from .._errors import NexusAssertionError
 from .._masking import Masker
-from ._recording import CallList, FlatRecording
+from ._recording import CallList, FlatRecording, Standalone
 
 __all__ = [
     "Event",
@@ -143,7 +143,7 @@ def _times(n: int) -> str:
     return "once" if n == 1 else f"{n} times"
 
 
-class RecordingEventBus:
+class RecordingEventBus(Standalone):
     """In-memory event bus that records every publish and delivers deterministically.
 
     Same interface as ``nexus.core.EventBus``: ``await publish(name, data,
@@ -471,7 +471,8 @@ class RecordingEventBus:
 
     def __repr__(self) -> str:
         return (
-            f"<RecordingEventBus delivery={self.delivery} published={len(self.published)} "
+            f"<RecordingEventBus {self._standalone_note()}delivery={self.delivery} "
+            f"published={len(self.published)} "
             f"subscriptions={sum(len(h) for h in self._subscribers.values())}>"
         )
 

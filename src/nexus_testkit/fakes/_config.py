@@ -31,7 +31,11 @@ class ConfigWrite(NamedTuple):
 
 
 def resolve_config(
-    manifest: Manifest | None, overrides: Mapping[str, Any] | None = None
+    manifest: Manifest | None,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    allow_undeclared: bool = False,
+    origin: str = "config",
 ) -> dict[str, Any]:
     """Defaults from the manifest, then ``overrides`` on top.
 
@@ -39,7 +43,27 @@ def resolve_config(
     (that is how a test configures a plugin *without* a required key).  Keys
     that are required and were given no value at all get a deterministic
     placeholder of the right type (see :func:`placeholder_value`).
+
+    A key the manifest does not declare is a :class:`NexusOptionsError`
+    listing the declared keys (a misspelt key would otherwise be passed on
+    silently), unless ``allow_undeclared``; ``origin`` names where the
+    overrides came from in that message.  A manifest without a configuration
+    section declares no schema, so its plugin's keys are not checked.
     """
+    declares = manifest is not None and manifest.config_dialect != "none"
+    if declares and overrides and not allow_undeclared:
+        assert manifest is not None
+        undeclared = [key for key in overrides if key not in manifest.configuration]
+        if undeclared:
+            from .._errors import NexusOptionsError
+
+            declared = ", ".join(manifest.configuration) or "(none)"
+            raise NexusOptionsError(
+                f"{origin}: {', '.join(map(repr, undeclared))} "
+                f"{'is' if len(undeclared) == 1 else 'are'} not declared in {manifest.path}; "
+                f"declared keys: {declared}. To give an undeclared key on purpose, pass "
+                "allow_undeclared=True (@pytest.mark.nexus_host(allow_undeclared=True))."
+            )
     # Deep copies: a plugin mutating its config must not change the manifest.
     config: dict[str, Any] = copy.deepcopy(manifest.defaults()) if manifest is not None else {}
     removed: set[str] = set()
@@ -130,11 +154,19 @@ class ConfigStore:
 
     @classmethod
     def from_manifest(
-        cls, manifest: Manifest | None, overrides: Mapping[str, Any] | None = None
+        cls,
+        manifest: Manifest | None,
+        overrides: Mapping[str, Any] | None = None,
+        *,
+        allow_undeclared: bool = False,
+        origin: str = "config",
     ) -> ConfigStore:
         """Defaults from ``manifest`` with ``overrides`` applied (see :func:`resolve_config`)."""
         secrets = manifest.secret_keys if manifest is not None else ()
-        return cls(resolve_config(manifest, overrides), secret_keys=secrets)
+        values = resolve_config(
+            manifest, overrides, allow_undeclared=allow_undeclared, origin=origin
+        )
+        return cls(values, secret_keys=secrets)
 
     def for_instance(self, category: str, name: str) -> dict[str, Any]:
         """A fresh ``plugin.config`` dict for a new instance named ``category.name``."""

@@ -6,7 +6,7 @@ import functools
 from collections.abc import Callable, Iterable
 from typing import Any, Generic, TypeVar
 
-__all__ = ["CallList", "FlatRecording"]
+__all__ = ["CallList", "FlatRecording", "Standalone"]
 
 T = TypeVar("T")
 
@@ -35,6 +35,19 @@ class CallList(list[T], Generic[T]):
         return self[-1]
 
 
+class Standalone:
+    """Mixin of the fakes: ``standalone`` says no plugin runs against this one (its repr says so).
+
+    The pytest fixtures set it when a test asks for a fake but for no host,
+    so a test that expected the plugin to publish or write sees why nothing came.
+    """
+
+    standalone = False
+
+    def _standalone_note(self) -> str:
+        return "standalone: no plugin runs; " if self.standalone else ""
+
+
 class FlatRecording(CallList[T]):
     """A :class:`CallList` whose records are appended flat and built when read.
 
@@ -50,6 +63,15 @@ class FlatRecording(CallList[T]):
         self.buffer: list[Any] = []
         self._make = make
         self._width = width
+
+    def __radd__(self, other: Any) -> Any:
+        # `[] + recording`: list's own __add__ would read the list storage
+        # directly and miss what is buffered; a subclass's reflected method
+        # is tried first, so the records are built here.
+        self._sync()
+        if isinstance(other, list):
+            return other + list(list.__iter__(self))
+        return NotImplemented
 
     def _sync(self) -> None:
         buffer = getattr(self, "buffer", None)  # absent on a copy made by copy.copy

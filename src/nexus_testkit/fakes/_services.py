@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from ._recording import CallList
+from ._recording import CallList, Standalone
 
 __all__ = ["RecordingServiceRegistry", "ServiceCall"]
 
@@ -18,7 +18,7 @@ class ServiceCall(NamedTuple):
     interface: type | None
 
 
-class RecordingServiceRegistry:
+class RecordingServiceRegistry(Standalone):
     """Same behaviour as the platform's registry, plus ``calls`` in order.
 
     As on the platform, registering a name twice replaces the service (and
@@ -62,4 +62,6 @@ class RecordingServiceRegistry:
         return name in self._services
 
     def __repr__(self) -> str:
-        return f"<RecordingServiceRegistry services={self.list_services()!r}>"
+        return (
+            f"<RecordingServiceRegistry {self._standalone_note()}services={self.list_services()!r}>"
+        )

@@ -32,7 +32,7 @@ from typing import Any, Literal, NamedTuple
 
 from .._errors import NexusAssertionError
 from .._masking import Masker
-from ._recording import CallList, FlatRecording
+from ._recording import CallList, FlatRecording, Standalone
 
 __all__ = ["DataOperation", "RecordingDataStore", "sql_round_trip"]
 
@@ -143,7 +143,7 @@ class _Fault(NamedTuple):
     remaining: int
 
 
-class RecordingDataStore:
+class RecordingDataStore(Standalone):
     """In-memory ``DatabaseAdapter`` that records each operation.
 
     ``operations`` is a :class:`CallList` of :class:`DataOperation` in call
@@ -414,6 +414,7 @@ class RecordingDataStore:
 
     def __repr__(self) -> str:
         return (
-            f"<RecordingDataStore fidelity={self.fidelity} keys={len(self._data)} "
+            f"<RecordingDataStore {self._standalone_note()}fidelity={self.fidelity} "
+            f"keys={len(self._data)} "
             f"operations={len(self.operations)} connected={self.connected}>"
         )

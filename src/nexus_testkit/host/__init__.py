@@ -10,10 +10,13 @@ from typing import TYPE_CHECKING
 from .._lazy import attach
 
 _WHERE = {
-    "DEFAULT_TIMEOUT": "_host",
-    "HostFactory": "_host",
-    "Leftovers": "_host",
+    "DEFAULT_TIMEOUT": "_options",
+    "HostOptions": "_options",
+    "HostFactory": "_factory",
+    "Leftovers": "_leftovers",
     "PluginHost": "_host",
+    "discover_plugins": "_discovery",
+    "plugin_dir_problem": "_discovery",
     "LoadedPlugin": "_loader",
     "import_plugin": "_loader",
     "platform_plugin_class": "_loader",
@@ -22,16 +25,23 @@ _WHERE = {
 __all__ = [
     "DEFAULT_TIMEOUT",
     "HostFactory",
+    "HostOptions",
     "Leftovers",
     "LoadedPlugin",
     "NetworkBlockedError",
     "PluginHost",
+    "discover_plugins",
     "import_plugin",
     "platform_plugin_class",
+    "plugin_dir_problem",
 ]
 __getattr__, __dir__ = attach(__name__, _WHERE)
 
 if TYPE_CHECKING:
-    from ._host import DEFAULT_TIMEOUT, HostFactory, Leftovers, PluginHost
+    from ._discovery import discover_plugins, plugin_dir_problem
+    from ._factory import HostFactory
+    from ._host import PluginHost
+    from ._leftovers import Leftovers
     from ._loader import LoadedPlugin, import_plugin, platform_plugin_class
     from ._network import NetworkBlockedError
+    from ._options import DEFAULT_TIMEOUT, HostOptions

@@ -107,6 +107,10 @@ class BlockingMonitor:
                 current = None
 
     async def __aenter__(self) -> BlockingMonitor:
+        return self.start()
+
+    def start(self) -> BlockingMonitor:
+        """Start watching the running loop (call from a coroutine); :meth:`stop` ends it."""
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
         self._heartbeat()

@@ -10,194 +10,49 @@ components:
    ``PluginManager.load_plugin`` does, and the configuration as ``plugin.config``;
 3. await ``initialize()`` with a time-out; anything but ``True`` is a
    :class:`PluginStartError` carrying the plugin's error and log lines;
-4. mount each router of ``get_api_routes()`` at ``/api/plugins/{name}`` plus
-   the router's own prefix, in a FastAPI app run under ``LifespanManager``,
-   reached through ``httpx.AsyncClient`` over ``ASGITransport`` (no socket);
-5. on close, await ``shutdown()`` with a time-out and report what the plugin
-   left behind: pending tasks, handlers still subscribed, services still
-   registered.
+4. serve its routers in-process (``_app``);
+5. on close, await ``shutdown()`` with a time-out and record what the plugin
+   left behind (``_leftovers``).
 
-Heavy imports (FastAPI, httpx, asgi-lifespan) happen when a host starts, not
-when this module is imported.
+A running host is an ``AsyncExitStack`` of small context managers, closed in
+reverse: the process-wide guards (task tracking, log capture and masking, the
+network guard, the blocking monitor, the plugin's modules), then the
+components, the client, and the running plugin with its app's lifespan.  The
+guards are a synchronous ``ExitStack`` of their own so that :meth:`abandon`
+can undo them without an event loop.
 """
 
 from __future__ import annotations
 
-import functools
+import contextlib
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from .._deadlines import Deadline, run_with_timeout
-from .._errors import (
-    NexusAssertionError,
-    PluginStartError,
-    PluginTimeoutError,
-)
+from .._deadlines import run_with_timeout
+from .._errors import PluginStartError, PluginTimeoutError
 from .._masking import Masker
-from ..backends._build import check_backend, make_data_store, make_event_bus, make_services, release
+from ..backends._build import make_data_store, make_event_bus, make_services, release
 from ..fakes._bus import RecordingEventBus, handler_name
 from ..fakes._config import ConfigStore
 from ..fakes._services import RecordingServiceRegistry
 from ..fakes._store import RecordingDataStore
 from ..manifest._load import Manifest, load_manifest
-from ._blocking import Block, BlockingMonitor
+from ._app import HostClient, build_app
+from ._guards import blocking_monitored, network_guarded, tracking
+from ._leftovers import Leftovers, describe_recorded
 from ._loader import LoadedPlugin, import_plugin, plugin_frames, resolved_directory
-from ._network import network_guard
-from ._tasks import TaskTracker, TrackedTask
+from ._logs import LOG_FORMAT, LogCapture, masking_records
+from ._options import HostOptions
+from ._tasks import TaskTracker
 
 if TYPE_CHECKING:
     import httpx
     from fastapi import FastAPI
 
-__all__ = ["DEFAULT_TIMEOUT", "HostFactory", "Leftovers", "PluginHost"]
-
-DEFAULT_TIMEOUT = 5.0
-_LOG_FORMAT = logging.Formatter("%(levelname)-8s %(name)s: %(message)s")
-
-
-@dataclass
-class Leftovers:
-    """What a plugin left behind when it was shut down."""
-
-    tasks: list[TrackedTask] = field(default_factory=list)
-    subscriptions: list[tuple[str, str]] = field(default_factory=list)
-    services: list[str] = field(default_factory=list)
-    shutdown_errors: list[str] = field(default_factory=list)
-    blocks: list[Block] = field(default_factory=list)
-    blocked_connections: list[str] = field(default_factory=list)
-
-    def __bool__(self) -> bool:
-        return bool(
-            self.tasks
-            or self.subscriptions
-            or self.services
-            or self.shutdown_errors
-            or self.blocks
-            or self.blocked_connections
-        )
-
-    def errors(self) -> list[str]:
-        """Problems that fail a test: leaked tasks and a shutdown that raised or hung."""
-        lines = list(self.shutdown_errors)
-        lines += [f"task still pending after shutdown: {t.describe()}" for t in self.tasks]
-        return lines
-
-    def notes(self) -> list[str]:
-        """Problems worth a warning, one line each (see :meth:`warning`)."""
-        lines = [f"handler still subscribed to {name!r}: {h}" for name, h in self.subscriptions]
-        lines += [f"service still registered: {s!r}" for s in self.services]
-        lines += [
-            f"the event loop was blocked for {b.duration:.2f} s during {b.during or 'the test'} "
-            f"at {b.site}"
-            for b in self.blocks
-        ]
-        lines += [f"network connection blocked: {d}" for d in self.blocked_connections]
-        return lines
-
-    def warning(self, plugin: str) -> str:
-        """The text of the warning for :meth:`notes`, with advice for each kind."""
-        parts = []
-        kept = [f"- handler still subscribed to {n!r}: {h}" for n, h in self.subscriptions]
-        kept += [f"- service still registered: {s!r}" for s in self.services]
-        if kept:
-            parts.append(
-                f"Plugin {plugin!r} left these behind after shutdown():\n"
-                + "\n".join(kept)
-                + "\nThe platform keeps them alive after the plugin is unloaded; remove them "
-                "in shutdown() (unsubscribe_from_event, service_registry.unregister)."
-            )
-        if self.blocks:
-            parts.append(
-                f"Plugin {plugin!r} blocked the event loop:\n"
-                + "\n".join(f"- {b.duration:.2f} s at {b.site}" for b in self.blocks)
-                + "\nEvery request and event waits meanwhile; move blocking work to "
-                "asyncio.to_thread() or use an async library."
-            )
-        if self.blocked_connections:
-            parts.append(
-                f"Plugin {plugin!r} tried to reach the network:\n"
-                + "\n".join(f"- {d}" for d in self.blocked_connections)
-                + "\nServe the calls in the test (respx, pytest-httpx) or allow them with "
-                "@pytest.mark.nexus_host(allow_network=True)."
-            )
-        return "\n\n".join(parts)
-
-
-class _MaskingRecordFactory:
-    """Masks secrets in log records as they are created, so that every handler
-    (pytest's captured-log sections included) sees ``***`` instead."""
-
-    def __init__(self, previous: Any, masker: Masker) -> None:
-        self.previous = previous
-        self.masker: Masker | None = masker
-
-    @classmethod
-    def install(cls, masker: Masker) -> _MaskingRecordFactory:
-        factory = cls(logging.getLogRecordFactory(), masker)
-        logging.setLogRecordFactory(factory)
-        return factory
-
-    def uninstall(self) -> None:
-        if logging.getLogRecordFactory() is self:
-            logging.setLogRecordFactory(self.previous)
-        else:  # another factory was installed over ours: make ours inert
-            self.masker = None
-
-    def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
-        record: logging.LogRecord = self.previous(*args, **kwargs)
-        masker = self.masker
-        if not masker:
-            return record
-        try:
-            message = record.getMessage()
-        except Exception:  # a broken format string is the handler's to report
-            return record
-        if masker.contains_secret(message):
-            record.msg, record.args = masker(message), None
-        if record.exc_info and record.exc_info[1] is not None:
-            text = logging.Formatter().formatException(record.exc_info)
-            if masker.contains_secret(text):
-                record.exc_text = masker(text)
-        return record
-
-
-def _transport_class() -> Any:
-    import httpx
-
-    # One class per httpx module object: built once per process, but rebuilt
-    # if httpx itself was imported again (pytester's inline runs do that).
-    return _build_transport_class(httpx.ASGITransport)
-
-
-@functools.cache
-def _build_transport_class(base: type) -> Any:
-    class _HostTransport(base):  # type: ignore[misc]
-        """ASGI transport whose requests time out, saying where the route was stuck."""
-
-        request_timeout: float | None = None
-        prefer: str | None = None
-
-        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-            __tracebackhide__ = True
-            what = f"{request.method} {request.url.path}"
-            async with Deadline(self.request_timeout, what, self.prefer):
-                response: httpx.Response = await super().handle_async_request(request)
-                return response
-
-    return _HostTransport
-
-
-class _LogCapture(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(level=logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
+__all__ = ["PluginHost"]
 
 
 class PluginHost:
@@ -209,17 +64,19 @@ class PluginHost:
             response = await host.client.get("/status")
             host.event_bus.assert_published("my_plugin.initialized")
 
-    ``config`` is applied over the manifest's defaults (``None`` removes a
-    key).  Pass your own ``event_bus``, ``data_store``, ``config_store`` or
-    ``services`` to share them between hosts (a restarted plugin sees the same
-    stores).  ``timeout`` bounds ``initialize()``, ``shutdown()`` and each
-    async event handler.  ``raise_app_exceptions=False`` turns an exception in
-    a route into a 500 response instead of raising in the test.
+    ``options`` (a :class:`HostOptions`) says how it runs.  ``config`` is
+    applied over the manifest's defaults (``None`` removes a key; a key the
+    manifest does not declare is an error unless
+    ``HostOptions(allow_undeclared=True)``).  Pass your own ``event_bus``,
+    ``data_store``, ``config_store`` or ``services`` to share them between
+    hosts (a restarted plugin sees the same stores); the options that build
+    those (``delivery``, ``fidelity``...) then do not apply to them.
     """
 
     def __init__(
         self,
         path: Path | str,
+        options: HostOptions | None = None,
         *,
         config: Mapping[str, Any] | None = None,
         manifest: Manifest | None = None,
@@ -227,75 +84,54 @@ class PluginHost:
         data_store: RecordingDataStore | None = None,
         config_store: ConfigStore | None = None,
         services: RecordingServiceRegistry | None = None,
-        timeout: float | None = DEFAULT_TIMEOUT,
-        fidelity: str = "memory",
-        delivery: str = "inline",
-        allow_handler_errors: bool = False,
-        raise_app_exceptions: bool = True,
-        allow_network: bool = False,
-        mask_logs: bool = True,
-        detect_blocking: float | None = None,
-        backend: str = "fake",
-        db_url: str | None = None,
     ) -> None:
-        if timeout is not None and not timeout > 0:
-            raise ValueError(
-                f"timeout must be a positive number of seconds or None, got timeout={timeout!r}"
-            )
-        if detect_blocking is not None and not detect_blocking > 0:
-            raise ValueError(
-                "detect_blocking must be a positive number of seconds or None, "
-                f"got detect_blocking={detect_blocking!r}"
-            )
-        self.allow_network = allow_network
-        self.mask_logs = mask_logs
-        self.detect_blocking = detect_blocking
+        self.options = o = options if options is not None else HostOptions()
         self.path = Path(path)
         self.manifest: Manifest = manifest if manifest is not None else load_manifest(self.path)
         self.directory = self.manifest.directory if self.path.is_file() else self.path
-        self.timeout = timeout
-        self.raise_app_exceptions = raise_app_exceptions
-        self.config_store = config_store or ConfigStore.from_manifest(self.manifest, config)
-        self.masker = Masker(self.config_store.values.get(k) for k in self.manifest.secret_keys)
-        check_backend(backend)
-        self.backend = backend
+        self.config_store = config_store or ConfigStore.from_manifest(
+            self.manifest, config, allow_undeclared=o.allow_undeclared
+        )
+        secrets = [self.config_store.values.get(k) for k in self.manifest.secret_keys]
+        self.masker = Masker(secrets)
         self._owned_store = data_store is None
         self.event_bus = event_bus or make_event_bus(
-            backend, delivery=delivery, allow_handler_errors=allow_handler_errors
+            o.backend, delivery=o.delivery, allow_handler_errors=o.allow_handler_errors
         )
         if self.event_bus.handler_timeout is None:
-            self.event_bus.handler_timeout = timeout
+            self.event_bus.handler_timeout = o.timeout
         # Where a stuck plugin is reported: the first frame in its own files.
         self._prefer = resolved_directory(str(self.directory))
         if self.event_bus.prefer is None:
             self.event_bus.prefer = self._prefer
-        self.data_store = data_store or make_data_store(backend, fidelity=fidelity, db_url=db_url)
+        self.data_store = data_store or make_data_store(
+            o.backend, fidelity=o.fidelity, db_url=o.db_url
+        )
         self.data_store.observe_sets(self.config_store._observe_set)
         # Components passed in were built without knowing the secrets.
-        secrets = [self.config_store.values.get(k) for k in self.manifest.secret_keys]
         self.event_bus.masker.add(secrets)
         self.data_store.masker.add(secrets)
-        self.services = services or make_services(backend)
+        self.services = services or make_services(o.backend)
 
         self.plugin: Any = None
         self.loaded: LoadedPlugin | None = None
         self.app: FastAPI | None = None
-        self._client: httpx.AsyncClient | None = None
-        self._transport: Any = None
-        self._lifespan: Any = None
         self.leftovers = Leftovers()
+        self._http = HostClient(
+            f"http://testserver{self.prefix}",
+            timeout=o.timeout,
+            prefer=self._prefer,
+            raise_app_exceptions=o.raise_app_exceptions,
+        )
         self._tracker = TaskTracker()
-        self._capture = _LogCapture()
-        self._saved_levels: list[tuple[logging.Logger, int]] = []
-        self._module_loggers: list[logging.Logger] = []
+        self._capture = LogCapture()
         self._all_loaded: list[LoadedPlugin] = []
+        self._guards = contextlib.ExitStack()
+        self._stack: contextlib.AsyncExitStack | None = None
+        self._serving: contextlib.AsyncExitStack | None = None
         self._started = False
         self._closed = False
         self._instance_up = False
-        self._network_guarded = False
-        self._blocked_from = 0
-        self._log_factory: _MaskingRecordFactory | None = None
-        self._monitor: BlockingMonitor | None = None
 
     # ------------------------------------------------------------ public API
 
@@ -317,18 +153,24 @@ class PluginHost:
     @property
     def client(self) -> httpx.AsyncClient:
         """An ``httpx.AsyncClient`` whose base URL is the plugin's mount prefix."""
-        if self._client is None:
+        if self._http.client is None:
             raise RuntimeError("the host is not started: use `async with PluginHost(...)` first")
-        return self._client
+        return self._http.client
 
     @property
     def logs(self) -> list[logging.LogRecord]:
         """Log records of the plugin's loggers (DEBUG upward) while the host ran."""
         return list(self._capture.records)
 
-    def log_lines(self) -> list[str]:
-        """The plugin's log records, formatted and with secrets masked."""
-        return [self.masker(_LOG_FORMAT.format(r)) for r in self._capture.records]
+    def log_lines(self, *, mask: bool = True) -> list[str]:
+        """The plugin's log records, formatted, with secrets masked.
+
+        ``mask=False`` shows each record as it was made: raw, unless it was
+        masked at creation (``HostOptions(mask_logs=True)``, the default), so
+        that with ``mask_logs=False`` a test can check what a plugin really logged.
+        """
+        lines = [LOG_FORMAT.format(r) for r in self._capture.records]
+        return [self.masker(line) for line in lines] if mask else lines
 
     async def __aenter__(self) -> PluginHost:
         await self.start()
@@ -347,35 +189,20 @@ class PluginHost:
         if self._started:
             raise RuntimeError("this host was already started; build a new PluginHost")
         self._started = True
-        self._attach_logs()
-        self._tracker.install()
-        if not self.allow_network:
-            network_guard.acquire()
-            self._network_guarded = True
-            self._blocked_from = len(network_guard.blocked)
-        if self.mask_logs and self.masker:
-            self._log_factory = _MaskingRecordFactory.install(self.masker)
-        if self.detect_blocking is not None:
-            self._monitor = BlockingMonitor(self.detect_blocking, prefer=(self._prefer,))
-            await self._monitor.__aenter__()
+        stack = contextlib.AsyncExitStack()
         try:
-            if not self.data_store.connected:
-                await self.data_store.connect()
-            self._tracker.paused += 1
-            try:
-                await self.event_bus.start()
-            finally:
-                self._tracker.paused -= 1
-            real_bus = getattr(self.event_bus, "real", None)
-            if real_bus is not None:
-                import inspect
-
-                self._tracker.ignored_files = (inspect.getfile(type(real_bus)),)
-            await self._start_instance()
-            await self._mount()
+            stack.enter_context(self._enter_guards())
+            await stack.enter_async_context(self._components())
+            stack.push_async_callback(self._http.aclose)
+            # Tasks left by a plugin that did not even import or initialize.
+            stack.push_async_callback(self._tracker.cancel_pending)
+            stack.push_async_callback(self._stop_serving)
+            await self._start_serving()
         except BaseException:
-            await self._teardown()
+            self._closed = True
+            await stack.aclose()
             raise
+        self._stack = stack
 
     async def restart(self) -> None:
         """Shut the plugin down and start a fresh instance over the same stores.
@@ -384,18 +211,29 @@ class PluginHost:
         ``host.client`` (and so the ``nexus_client`` fixture) then reaches the
         new instance.
         """
-        self._require_running()
-        await self._unmount()
-        await self._stop_instance()
-        await self._start_instance()
-        await self._mount()
+        if not self._started or self._closed:
+            raise RuntimeError("the host is not running")
+        await self._stop_serving()
+        await self._start_serving()
 
     async def aclose(self) -> None:
         """Shut the plugin down, close the client and record what was left behind."""
-        if self._closed or not self._started:
+        self._closed = True
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            await stack.aclose()
+
+    def abandon(self) -> None:
+        """Undo the process-wide changes of a host that was started and never closed.
+
+        The network guard, the task factory, log handlers and the plugin's
+        modules are restored; the plugin itself is not shut down (that needs
+        its event loop).  ``aclose()`` remains the way to end a host.
+        """
+        if self._started and not self._closed:
             self._closed = True
-            return
-        await self._teardown()
+            self._stack = None
+            self._guards.close()
 
     def verify(self) -> None:
         """End-of-test check: leaked tasks, a failed shutdown, handler failures.
@@ -404,92 +242,105 @@ class PluginHost:
         line.  Handlers and services left registered are not errors; they are
         in ``host.leftovers.notes()``.
         """
-        problems = self.leftovers.errors()
-        bus_error: NexusAssertionError | None = None
-        try:
-            self.event_bus.verify()
-        except NexusAssertionError as exc:
-            bus_error = exc
-        if not problems and bus_error is None:
-            return
-        parts = []
-        if problems:
-            listing = "\n".join(f"- {p}" for p in problems)
-            parts.append(
-                f"Plugin {self.name!r} ({self.directory}) did not shut down cleanly:\n{listing}\n\n"
-                "Cancel and await background tasks in shutdown(); if a task is meant to "
-                "outlive the plugin, the platform will not wait for it either."
-            )
-        if bus_error is not None:
-            parts.append(str(bus_error))
-        raise NexusAssertionError(self.masker("\n\n".join(parts)))
+        self.leftovers.verify(self.name, self.directory, self.event_bus, self.masker)
+
+    def warn(self) -> None:
+        """Warn about :attr:`leftovers` worth a note (a :class:`NexusLeftoverWarning` for
+        handlers and services left registered, a :class:`NexusGuardWarning` for what the
+        guards saw), attributed to the plugin's file."""
+        where = self.loaded.file if self.loaded else self.directory
+        self.leftovers.emit_warnings(self.name, str(where))
 
     def describe_recorded(self) -> str:
         """Everything recorded so far, for a failure report (secrets masked)."""
-        sections = []
-        events = self.event_bus.published
-        if events:
-            sections.append(
-                "Published events:\n"
-                + "\n".join(f"- {e.name} {e.data!r} (source: {e.source})" for e in events)
-            )
-        writes = [op for op in self.data_store.operations if op.op in ("set", "delete", "clear")]
-        if writes:
-            sections.append(
-                "Data store writes:\n"
-                + "\n".join(
-                    f"- {op.op} {op.key!r}"
-                    + (f" = {op.value!r}" if op.op == "set" else "")
-                    + (f" (raised {op.error!r})" if op.error else "")
-                    for op in writes
+        return describe_recorded(self.event_bus, self.data_store, self.config_store, self.masker)
+
+    # ------------------------------------------------------------ the stack's pieces
+
+    def _enter_guards(self) -> contextlib.ExitStack:
+        """The process-wide state a host changes, each undone by the guard stack."""
+        guards = self._guards
+        try:
+            guards.callback(self._unload_modules)  # last: after everything that ran plugin code
+            # The plugin's loggers: BasePlugin's (created in __init__, before the
+            # subclass sets its name, so usually "nexus.plugins..") and, added at
+            # each load, the plugin module's own (logging.getLogger(__name__)).
+            guards.enter_context(self._capture.attached(logging.getLogger("nexus.plugins")))
+            guards.enter_context(tracking(self._tracker))
+            if not self.options.allow_network:
+                guards.enter_context(network_guarded(self.leftovers.blocked_connections))
+            if self.options.mask_logs and self.masker:
+                guards.enter_context(masking_records(self.masker))
+            if self.options.detect_blocking is not None:
+                guards.enter_context(
+                    blocking_monitored(
+                        self.options.detect_blocking, self._prefer, self.leftovers.blocks
+                    )
                 )
-            )
-        if self.config_store.writes:
-            sections.append(
-                "set_config writes:\n"
-                + "\n".join(f"- {w.key} = {w.value!r}" for w in self.config_store.writes)
-            )
-        if self.event_bus.handler_failures:
-            sections.append(
-                "Handler failures:\n"
-                + "\n".join(f"- {f.describe()}" for f in self.event_bus.handler_failures)
-            )
-        return self.masker("\n\n".join(sections))
+        except BaseException:
+            guards.close()
+            raise
+        return guards
 
-    # ------------------------------------------------------------ lifecycle internals
+    def _unload_modules(self) -> None:
+        for loaded in self._all_loaded:
+            loaded.unload()
 
-    def _require_running(self) -> None:
-        if not self._started or self._closed:
-            raise RuntimeError("the host is not running")
+    @contextlib.asynccontextmanager
+    async def _components(self) -> AsyncIterator[None]:
+        """The data store connected and the bus started for the block; then shut down."""
+        try:
+            if not self.data_store.connected:
+                await self.data_store.connect()
+            with self._harness_tasks():
+                await self.event_bus.start()
+            real_bus = getattr(self.event_bus, "real", None)
+            if real_bus is not None:
+                import inspect
 
-    def _attach_logs(self) -> None:
-        # The plugin's loggers: BasePlugin's (created in __init__, before the
-        # subclass sets its name, so usually "nexus.plugins..") and the
-        # plugin module's own (logging.getLogger(__name__)).
-        logger = logging.getLogger("nexus.plugins")
-        self._saved_levels.append((logger, logger.level))
-        if logger.level == logging.NOTSET or logger.level > logging.DEBUG:
-            logger.setLevel(logging.DEBUG)  # setLevel walks every logger: only when needed
-        logger.addHandler(self._capture)
+                self._tracker.ignored_files += (inspect.getfile(type(real_bus)),)
+            yield
+        finally:
+            await self.event_bus.shutdown()
+            dispose = getattr(self.data_store, "dispose", None)
+            if dispose is not None:
+                await dispose()
+            if self._owned_store:
+                release(self.data_store)
 
-    def _detach_logs(self) -> None:
-        for logger, level in self._saved_levels:
-            logger.removeHandler(self._capture)
-            if logger.level != level:
-                logger.setLevel(level)
-        self._saved_levels.clear()
-        for module_logger in self._module_loggers:
-            module_logger.removeHandler(self._capture)
-        self._module_loggers.clear()
+    @contextlib.contextmanager
+    def _harness_tasks(self) -> Iterator[None]:
+        """Tasks created in the block are the harness's, not the plugin's."""
+        self._tracker.paused += 1
+        try:
+            yield
+        finally:
+            self._tracker.paused -= 1
 
-    async def _start_instance(self) -> None:
+    async def _start_serving(self) -> None:
+        serving = contextlib.AsyncExitStack()
+        try:
+            plugin = await serving.enter_async_context(self._instance())
+            app = build_app(plugin, self.name, self.prefix, self.directory, self._routes_error)
+            self.app = await serving.enter_async_context(self._http.serve(app))
+        except BaseException:
+            await serving.aclose()
+            raise
+        self._serving = serving
+
+    async def _stop_serving(self) -> None:
+        serving, self._serving = self._serving, None
+        if serving is not None:
+            await serving.aclose()
+
+    @contextlib.asynccontextmanager
+    async def _instance(self) -> AsyncIterator[Any]:
+        """A fresh instance of the plugin, initialized for the block, then shut down."""
         loaded = import_plugin(self.directory, log_level=logging.DEBUG)
         self._all_loaded.append(loaded)
         # The plugin module's own logger (logging.getLogger(__name__)) lives
         # under the fresh package name of this load; unload() discards it.
-        module_logger = logging.getLogger(loaded.package)
-        module_logger.addHandler(self._capture)
-        self._module_loggers.append(module_logger)
+        self._capture.attach(logging.getLogger(loaded.package))
         plugin = loaded.instance
         self.loaded = loaded
         self.plugin = plugin
@@ -500,11 +351,17 @@ class PluginHost:
         category = getattr(plugin, "category", "") or ""
         name = getattr(plugin, "name", "") or ""
         plugin.config = self.config_store.for_instance(str(category), str(name))
+        try:
+            await self._initialize(plugin, loaded)
+            yield plugin
+        finally:
+            await self._shutdown(plugin)
 
+    async def _initialize(self, plugin: Any, loaded: LoadedPlugin) -> None:
         what = f"{type(plugin).__name__}.initialize() of {loaded.file}"
         try:
             result = await run_with_timeout(
-                plugin.initialize(), self.timeout, what, self._tracker, self._prefer
+                plugin.initialize(), self.options.timeout, what, self._tracker, self._prefer
             )
         except KeyboardInterrupt:
             raise
@@ -524,6 +381,26 @@ class PluginHost:
             )
         self._instance_up = True
 
+    async def _shutdown(self, plugin: Any) -> None:
+        if self._instance_up:
+            self._instance_up = False
+            what = f"{type(plugin).__name__}.shutdown()"
+            try:
+                await run_with_timeout(
+                    plugin.shutdown(), self.options.timeout, what, self._tracker, self._prefer
+                )
+            except KeyboardInterrupt:
+                raise
+            except PluginTimeoutError as exc:
+                self.leftovers.shutdown_errors.append(str(exc))
+            except BaseException as exc:
+                self.leftovers.shutdown_errors.append(
+                    f"shutdown() raised {type(exc).__name__}: {exc}"
+                )
+        self._collect_leftovers(plugin)
+        self.leftovers.tasks.extend(await self._tracker.settle())
+        await self._tracker.cancel_pending()
+
     def _start_error(
         self,
         problem: str,
@@ -542,103 +419,10 @@ class PluginHost:
             stage=stage,
         )
 
-    async def _mount(self) -> None:
-        from asgi_lifespan import LifespanManager
-        from fastapi import APIRouter, FastAPI
-
-        plugin = self.plugin
-        try:
-            routers = plugin.get_api_routes()
-        except Exception as exc:
-            raise self._start_error(
-                f"get_api_routes() raised {type(exc).__name__}: {exc}",
-                exc,
-                plugin_frames(exc, self.directory),
-                stage="routes",
-            ) from None
-        if routers is None:
-            routers = []
-        if not isinstance(routers, (list, tuple)):
-            raise self._start_error(
-                f"get_api_routes() returned {type(routers).__name__}; expected a list of "
-                "fastapi.APIRouter",
-                None,
-                stage="routes",
-            )
-        bad = [r for r in routers if not isinstance(r, APIRouter)]
-        if bad:
-            raise self._start_error(
-                f"get_api_routes() returned {bad[0]!r}; expected a list of fastapi.APIRouter",
-                None,
-                stage="routes",
-            )
-        app = FastAPI(title=f"{self.name} under nexus-testkit")
-        try:
-            for router in routers:
-                # include_router adds router.prefix after this one, which is the
-                # documented mount point /api/plugins/{name}{router.prefix}.
-                app.include_router(router, prefix=self.prefix, tags=[self.name])
-        except Exception as exc:
-            raise self._start_error(
-                f"mounting the routers failed: {type(exc).__name__}: {exc}",
-                exc,
-                plugin_frames(exc, self.directory),
-                stage="routes",
-            ) from None
-        self.app = app
-        self._tracker.paused += 1
-        try:
-            lifespan = LifespanManager(app)
-            await lifespan.__aenter__()
-        finally:
-            self._tracker.paused -= 1
-        self._lifespan = lifespan
-        if self._transport is None:
-            import httpx
-
-            self._transport = _transport_class()(
-                app=lifespan.app, raise_app_exceptions=self.raise_app_exceptions
-            )
-            self._transport.request_timeout = self.timeout
-            self._transport.prefer = self._prefer
-            self._client = httpx.AsyncClient(
-                transport=self._transport, base_url=f"http://testserver{self.prefix}"
-            )
-        else:
-            # Same client object across restarts: tests keep their reference.
-            self._transport.app = lifespan.app
-
-    async def _unmount(self) -> None:
-        lifespan, self._lifespan = self._lifespan, None
-        if lifespan is not None:
-            self._tracker.paused += 1
-            try:
-                await lifespan.__aexit__(None, None, None)
-            finally:
-                self._tracker.paused -= 1
-
-    async def _stop_instance(self) -> None:
-        plugin = self.plugin
-        if plugin is None:
-            return
-        if self._instance_up:
-            self._instance_up = False
-            what = f"{type(plugin).__name__}.shutdown()"
-            try:
-                await run_with_timeout(
-                    plugin.shutdown(), self.timeout, what, self._tracker, self._prefer
-                )
-            except KeyboardInterrupt:
-                raise
-            except PluginTimeoutError as exc:
-                self.leftovers.shutdown_errors.append(str(exc))
-            except BaseException as exc:
-                self.leftovers.shutdown_errors.append(
-                    f"shutdown() raised {type(exc).__name__}: {exc}"
-                )
-        self._collect_leftovers(plugin)
-        self.leftovers.tasks.extend(await self._tracker.settle())
-        await self._tracker.cancel_pending()
+    def _routes_error(
+        self, problem: str, cause: BaseException | None, details: str
+    ) -> PluginStartError:
+        return self._start_error(problem, cause, details, stage="routes")
 
     def plugin_subscriptions(self, plugin: Any = None) -> dict[str, list[Any]]:
         """The bus's handlers that belong to ``plugin`` (default: the current instance):
@@ -664,93 +448,6 @@ class PluginHost:
             if self.services.has_service(service):
                 self.leftovers.services.append(service)
 
-    async def _teardown(self) -> None:
-        self._closed = True
-        try:
-            await self._unmount()
-            if self.plugin is not None:
-                await self._stop_instance()
-            else:
-                await self._tracker.cancel_pending()
-            if self._client is not None:
-                await self._client.aclose()
-            await self.event_bus.shutdown()
-            dispose = getattr(self.data_store, "dispose", None)
-            if dispose is not None:
-                await dispose()
-            if self._owned_store:
-                release(self.data_store)
-        finally:
-            self._release()
-
-    def _release(self) -> None:
-        # The process-wide state a host changes, undone synchronously so that
-        # abandon() can do it for a host nobody closed.
-        self._tracker.uninstall()
-        self._detach_logs()
-        if self._network_guarded:
-            self._network_guarded = False
-            self.leftovers.blocked_connections.extend(network_guard.blocked[self._blocked_from :])
-            network_guard.release()
-        if self._log_factory is not None:
-            self._log_factory.uninstall()
-            self._log_factory = None
-        if self._monitor is not None:
-            self._monitor.stop()
-            self.leftovers.blocks.extend(b for b in self._monitor.blocks if not b.importing)
-            self._monitor = None
-        for loaded in self._all_loaded:
-            loaded.unload()
-
-    def abandon(self) -> None:
-        """Undo the process-wide changes of a host that was started and never closed.
-
-        The network guard, the task factory, log handlers and the plugin's
-        modules are restored; the plugin itself is not shut down (that needs
-        its event loop).  ``aclose()`` remains the way to end a host.
-        """
-        if self._started and not self._closed:
-            self._closed = True
-            self._release()
-
     def __repr__(self) -> str:
         state = "closed" if self._closed else ("running" if self._started else "new")
         return f"<PluginHost {self.name!r} {state} path={str(self.directory)!r}>"
-
-
-class HostFactory:
-    """Builds hosts on demand, all sharing one set of defaults.
-
-    ``factory(config={...})`` returns a :class:`PluginHost` to use with
-    ``async with``; keyword arguments override the factory's defaults.  Hosts
-    are fresh each call, so a factory is safe under ``@given``.
-    """
-
-    def __init__(self, path: Path | str, **defaults: Any) -> None:
-        self.path = Path(path)
-        self.defaults = defaults
-        self.hosts: list[PluginHost] = []
-
-    def __call__(self, **options: Any) -> PluginHost:
-        merged = {**self.defaults, **options}
-        if "config" in self.defaults and "config" in options:
-            merged["config"] = {**self.defaults["config"], **(options["config"] or {})}
-        host = PluginHost(self.path, **merged)
-        self.hosts.append(host)
-        return host
-
-    async def aclose(self) -> None:
-        """Close every host a test left open."""
-        for host in self.hosts:
-            await host.aclose()
-
-    def verify(self) -> None:
-        """Run each host's end-of-test check; report all failures together."""
-        failures = []
-        for host in self.hosts:
-            try:
-                host.verify()
-            except NexusAssertionError as exc:
-                failures.append(str(exc))
-        if failures:
-            raise NexusAssertionError("\n\n".join(failures))

@@ -18,13 +18,15 @@ import socket
 import threading
 from typing import Any
 
+from .._errors import NexusTestkitError
+
 __all__ = ["NetworkBlockedError", "network_guard"]
 
 _INET = (socket.AF_INET, socket.AF_INET6)
 _log = logging.getLogger("nexus_testkit.network")
 
 
-class NetworkBlockedError(ConnectionRefusedError):
+class NetworkBlockedError(NexusTestkitError, ConnectionRefusedError):
     """A plugin under the test host tried to open a network connection."""
 
     def __init__(self, destination: str) -> None:
@@ -33,7 +35,7 @@ class NetworkBlockedError(ConnectionRefusedError):
             f"pytest-nexus blocked a network connection to {destination}: plugins under the "
             "test host get no network by default. Serve the call in the test (respx or "
             "pytest-httpx for httpx clients), or allow it with "
-            "@pytest.mark.nexus_host(allow_network=True) / PluginHost(allow_network=True)."
+            "@pytest.mark.nexus_host(allow_network=True) / HostOptions(allow_network=True)."
         )
 
 

@@ -1,0 +1,170 @@
+"""What a plugin left behind when its host closed, and how it is reported.
+
+Errors (a leaked task, a shutdown that raised or hung) fail a test; the rest
+is worth a warning: handlers and services left registered are a
+:class:`NexusLeftoverWarning`, what the guards noticed (a blocked event loop,
+a network attempt) a :class:`NexusGuardWarning`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .._errors import NexusAssertionError, NexusGuardWarning, NexusLeftoverWarning
+from ._blocking import Block
+from ._tasks import TrackedTask
+
+if TYPE_CHECKING:
+    from .._masking import Masker
+    from ..fakes._bus import RecordingEventBus
+    from ..fakes._config import ConfigStore
+    from ..fakes._store import RecordingDataStore
+
+__all__ = ["Leftovers", "describe_recorded"]
+
+
+@dataclass
+class Leftovers:
+    """What a plugin left behind when it was shut down."""
+
+    tasks: list[TrackedTask] = field(default_factory=list)
+    subscriptions: list[tuple[str, str]] = field(default_factory=list)
+    services: list[str] = field(default_factory=list)
+    shutdown_errors: list[str] = field(default_factory=list)
+    blocks: list[Block] = field(default_factory=list)
+    blocked_connections: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(
+            self.tasks
+            or self.subscriptions
+            or self.services
+            or self.shutdown_errors
+            or self.blocks
+            or self.blocked_connections
+        )
+
+    def errors(self) -> list[str]:
+        """Problems that fail a test: leaked tasks and a shutdown that raised or hung."""
+        lines = list(self.shutdown_errors)
+        lines += [f"task still pending after shutdown: {t.describe()}" for t in self.tasks]
+        return lines
+
+    def notes(self) -> list[str]:
+        """Problems worth a warning, one line each (see :meth:`warning`)."""
+        lines = [f"handler still subscribed to {name!r}: {h}" for name, h in self.subscriptions]
+        lines += [f"service still registered: {s!r}" for s in self.services]
+        lines += [
+            f"the event loop was blocked for {b.duration:.2f} s during {b.during or 'the test'} "
+            f"at {b.site}"
+            for b in self.blocks
+        ]
+        lines += [f"network connection blocked: {d}" for d in self.blocked_connections]
+        return lines
+
+    def warning(self, plugin: str) -> str:
+        """The text of the :class:`NexusLeftoverWarning`: what was left registered."""
+        kept = [f"- handler still subscribed to {n!r}: {h}" for n, h in self.subscriptions]
+        kept += [f"- service still registered: {s!r}" for s in self.services]
+        if not kept:
+            return ""
+        return (
+            f"Plugin {plugin!r} left these behind after shutdown():\n"
+            + "\n".join(kept)
+            + "\nThe platform keeps them alive after the plugin is unloaded; remove them "
+            "in shutdown() (unsubscribe_from_event, service_registry.unregister)."
+        )
+
+    def guard_notes(self, plugin: str) -> str:
+        """The text of the :class:`NexusGuardWarning`: blocked event loop, network attempts."""
+        parts = []
+        if self.blocks:
+            parts.append(
+                f"Plugin {plugin!r} blocked the event loop:\n"
+                + "\n".join(f"- {b.duration:.2f} s at {b.site}" for b in self.blocks)
+                + "\nEvery request and event waits meanwhile; move blocking work to "
+                "asyncio.to_thread() or use an async library."
+            )
+        if self.blocked_connections:
+            parts.append(
+                f"Plugin {plugin!r} tried to reach the network:\n"
+                + "\n".join(f"- {d}" for d in self.blocked_connections)
+                + "\nServe the calls in the test (respx, pytest-httpx) or allow them with "
+                "@pytest.mark.nexus_host(allow_network=True)."
+            )
+        return "\n\n".join(parts)
+
+    def verify(
+        self, plugin: str, directory: Path, event_bus: RecordingEventBus, masker: Masker
+    ) -> None:
+        """Raise :class:`NexusAssertionError` for :meth:`errors` and the bus's handler
+        failures, each problem on its own line (see ``PluginHost.verify``)."""
+        problems = self.errors()
+        bus_error: NexusAssertionError | None = None
+        try:
+            event_bus.verify()
+        except NexusAssertionError as exc:
+            bus_error = exc
+        if not problems and bus_error is None:
+            return
+        parts = []
+        if problems:
+            listing = "\n".join(f"- {p}" for p in problems)
+            parts.append(
+                f"Plugin {plugin!r} ({directory}) did not shut down cleanly:\n{listing}\n\n"
+                "Cancel and await background tasks in shutdown(); if a task is meant to "
+                "outlive the plugin, the platform will not wait for it either."
+            )
+        if bus_error is not None:
+            parts.append(str(bus_error))
+        raise NexusAssertionError(masker("\n\n".join(parts)))
+
+    def emit_warnings(self, plugin: str, filename: str) -> None:
+        """Warn about what is worth a note, attributed to the plugin's file (line 1)."""
+        for category, text in (
+            (NexusLeftoverWarning, self.warning(plugin)),
+            (NexusGuardWarning, self.guard_notes(plugin)),
+        ):
+            if text:
+                warnings.warn_explicit(category(text), category, filename=filename, lineno=1)
+
+
+def describe_recorded(
+    event_bus: RecordingEventBus,
+    data_store: RecordingDataStore,
+    config_store: ConfigStore,
+    masker: Masker,
+) -> str:
+    """What a host's components recorded, for a failure report (secrets masked)."""
+    sections = []
+    events = event_bus.published
+    if events:
+        sections.append(
+            "Published events:\n"
+            + "\n".join(f"- {e.name} {e.data!r} (source: {e.source})" for e in events)
+        )
+    writes = [op for op in data_store.operations if op.op in ("set", "delete", "clear")]
+    if writes:
+        sections.append(
+            "Data store writes:\n"
+            + "\n".join(
+                f"- {op.op} {op.key!r}"
+                + (f" = {op.value!r}" if op.op == "set" else "")
+                + (f" (raised {op.error!r})" if op.error else "")
+                for op in writes
+            )
+        )
+    if config_store.writes:
+        sections.append(
+            "set_config writes:\n"
+            + "\n".join(f"- {w.key} = {w.value!r}" for w in config_store.writes)
+        )
+    if event_bus.handler_failures:
+        sections.append(
+            "Handler failures:\n"
+            + "\n".join(f"- {f.describe()}" for f in event_bus.handler_failures)
+        )
+    return masker("\n\n".join(sections))

@@ -1,0 +1,311 @@
+"""The nexus fixtures: each reads the test's markers, builds a library object, yields it,
+then runs that object's own end-of-test check.
+
+``nexus_host`` depends on the component fixtures (``nexus_config_store``,
+``nexus_event_bus``, ...) like any fixture, so pytest resolves a conftest's,
+module's or class's override, fixture ``params`` and ``parametrize`` itself.
+A test that asks for a component but for no host gets a standalone fake: no
+plugin runs, and its repr says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import pytest_asyncio
+
+from ._markers import fail_on, host_options, marker_config, plugin_path
+from ._reporting import track
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from httpx import AsyncClient
+
+    from nexus_testkit import (
+        ConfigStore,
+        HostFactory,
+        Manifest,
+        PluginHost,
+        RecordingDataStore,
+        RecordingEventBus,
+        RecordingServiceRegistry,
+    )
+
+__all__ = [
+    "nexus_app",
+    "nexus_client",
+    "nexus_config",
+    "nexus_config_store",
+    "nexus_data_store",
+    "nexus_event_bus",
+    "nexus_host",
+    "nexus_host_factory",
+    "nexus_manifest",
+    "nexus_plugin",
+    "nexus_plugin_path",
+    "nexus_services",
+]
+
+#: Set on a test once its host owns the components: the host's check covers them.
+_HOSTED = pytest.StashKey[bool]()
+
+
+def _standalone(request: pytest.FixtureRequest, fake: Any) -> Any:
+    if "nexus_host" not in request.fixturenames:
+        fake.standalone = True
+    return fake
+
+
+@pytest.fixture
+def nexus_plugin_path(request: pytest.FixtureRequest) -> Path:
+    """The plugin directory under test.
+
+    ``@pytest.mark.nexus_plugin("path")``, else the nearest directory holding
+    a manifest.json above the test file, else the first ``--nexus-plugin``.
+    """
+    return plugin_path(request.node)
+
+
+@pytest.fixture
+def nexus_manifest(nexus_plugin_path: Path) -> Manifest:
+    """The plugin's manifest, loaded with :func:`nexus_testkit.load_manifest`."""
+    from nexus_testkit import ManifestError, load_manifest
+
+    try:
+        return load_manifest(nexus_plugin_path)
+    except ManifestError as exc:
+        fail_on(exc)
+
+
+@pytest.fixture
+def nexus_config(request: pytest.FixtureRequest, nexus_manifest: Manifest) -> dict[str, Any]:
+    """The plugin's configuration: manifest defaults, then ``@pytest.mark.nexus_config``.
+
+    A key the manifest does not declare fails the test, listing the declared
+    keys, unless ``@pytest.mark.nexus_host(allow_undeclared=True)``.
+    """
+    from nexus_testkit import NexusOptionsError, resolve_config
+
+    allow = host_options(request.node).allow_undeclared
+    try:
+        return resolve_config(
+            nexus_manifest,
+            marker_config(request.node),
+            allow_undeclared=allow,
+            origin="nexus_config",
+        )
+    except NexusOptionsError as exc:
+        fail_on(exc)
+
+
+@pytest.fixture
+def nexus_config_store(nexus_config: dict[str, Any], nexus_manifest: Manifest) -> ConfigStore:
+    """The configuration store: ``values`` given to the plugin, ``writes`` by ``set_config``."""
+    from nexus_testkit import ConfigStore
+
+    return ConfigStore(nexus_config, secret_keys=nexus_manifest.secret_keys)
+
+
+@pytest.fixture
+def nexus_event_bus(request: pytest.FixtureRequest) -> Iterator[RecordingEventBus]:
+    """The recording event bus; fails the test on handler errors it did not acknowledge."""
+    from nexus_testkit import NexusAssertionError
+    from nexus_testkit.backends._build import make_event_bus
+
+    o = host_options(request.node)
+    bus = make_event_bus(
+        o.backend, delivery=o.delivery, allow_handler_errors=o.allow_handler_errors
+    )
+    yield _standalone(request, bus)
+    if not request.node.stash.get(_HOSTED, False):
+        try:
+            bus.verify()
+        except NexusAssertionError as exc:
+            fail_on(exc)
+
+
+@pytest.fixture
+def nexus_data_store(request: pytest.FixtureRequest) -> Iterator[RecordingDataStore]:
+    """The recording key-value store behind ``get_data``/``set_data``."""
+    from nexus_testkit.backends._build import make_data_store, release
+
+    o = host_options(request.node)
+    store = make_data_store(o.backend, fidelity=o.fidelity, db_url=o.db_url)
+    yield _standalone(request, store)
+    release(store)
+
+
+@pytest.fixture
+def nexus_services(request: pytest.FixtureRequest) -> RecordingServiceRegistry:
+    """The recording service registry behind ``register_service``/``get_service``."""
+    from nexus_testkit.backends._build import make_services
+
+    return _standalone(request, make_services(host_options(request.node).backend))  # type: ignore[no-any-return]
+
+
+@pytest_asyncio.fixture
+async def nexus_host(
+    request: pytest.FixtureRequest,
+    nexus_plugin_path: Path,
+    nexus_manifest: Manifest,
+    nexus_config_store: ConfigStore,
+    nexus_event_bus: RecordingEventBus,
+    nexus_data_store: RecordingDataStore,
+    nexus_services: RecordingServiceRegistry,
+) -> AsyncIterator[PluginHost]:
+    """A started host: the plugin initialized over the component fixtures, its routes mounted.
+
+    At teardown the plugin is shut down; the test fails if it leaked tasks,
+    if shutdown raised or hung, or if a handler raised unacknowledged.
+    """
+    from nexus_testkit import NexusTestkitError, PluginHost
+
+    host = PluginHost(
+        nexus_plugin_path,
+        host_options(request.node),
+        manifest=nexus_manifest,
+        config_store=nexus_config_store,
+        event_bus=nexus_event_bus,
+        data_store=nexus_data_store,
+        services=nexus_services,
+    )
+    request.node.stash[_HOSTED] = True
+    track(request.node, host)
+    try:
+        await host.start()
+    except NexusTestkitError as exc:
+        fail_on(exc)
+    yield host
+    await host.aclose()
+    host.leftovers.emit_warnings(
+        host.name, str(host.loaded.file if host.loaded else host.directory)
+    )
+    _verify(host)
+
+
+@pytest.fixture
+def nexus_plugin(nexus_host: PluginHost) -> Any:
+    """The initialized plugin instance."""
+    return nexus_host.plugin
+
+
+@pytest.fixture
+def nexus_app(nexus_host: PluginHost) -> FastAPI:
+    """The FastAPI app the plugin's routers are mounted in."""
+    assert nexus_host.app is not None
+    return nexus_host.app
+
+
+@pytest.fixture
+def nexus_client(nexus_host: PluginHost) -> AsyncClient:
+    """An ``httpx.AsyncClient`` based at the plugin's mount prefix, ``/api/plugins/{name}``."""
+    return nexus_host.client
+
+
+def _verify(obj: PluginHost | HostFactory) -> None:
+    from nexus_testkit import NexusAssertionError
+
+    try:
+        obj.verify()
+    except NexusAssertionError as exc:
+        fail_on(exc)
+
+
+# ---------------------------------------------------------------------------- the factory
+
+
+@pytest.fixture(scope="session")
+def nexus_host_factory(pytestconfig: pytest.Config) -> TestHostFactory:
+    """Builds hosts on demand: ``async with nexus_host_factory(config={...}) as host:``.
+
+    ``config`` applies over ``@pytest.mark.nexus_config`` (``None`` removes a
+    key), other keywords over the test's host options.  Each call builds a
+    fresh host for the running test, so the fixture is safe under ``@given``;
+    it is session-scoped for that reason, and hypothesis' function-scoped-
+    fixture health check does not fire.  At the end of each test, every host
+    it built is checked (left running, leaked tasks, a failed shutdown,
+    handler errors).
+    """
+    return TestHostFactory(pytestconfig)
+
+
+class TestHostFactory:
+    """Adapts :class:`nexus_testkit.HostFactory` to the running test."""
+
+    __test__ = False  # not a test class, whatever its name
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def __call__(self, **options: Any) -> PluginHost:
+        item = _CURRENT.get(self.config)
+        if item is None:
+            raise RuntimeError("nexus_host_factory can only build hosts while a test runs")
+        factory = item.stash.get(_FACTORY_KEY, None)
+        if factory is None:
+            factory = item.stash[_FACTORY_KEY] = _new_factory(item)
+            track(item, factory)
+        from nexus_testkit import NexusOptionsError
+
+        try:
+            return factory(**options)
+        except NexusOptionsError as exc:
+            fail_on(exc)
+
+
+def _new_factory(item: pytest.Item) -> HostFactory:
+    from nexus_testkit import HostFactory, ManifestError, NexusOptionsError, resolve_config
+
+    path = plugin_path(item)
+    options = host_options(item)
+    config = marker_config(item)
+    try:
+        factory = HostFactory(path, options, config=config)
+        # The markers' keys, checked here so the message names the marker.
+        resolve_config(
+            factory.manifest,
+            config,
+            allow_undeclared=options.allow_undeclared,
+            origin="nexus_config",
+        )
+    except (ManifestError, NexusOptionsError) as exc:
+        fail_on(exc)
+    return factory
+
+
+_FACTORY_KEY = pytest.StashKey[Any]()
+#: The test that is running, per config (pytester runs nest sessions).
+_CURRENT: dict[pytest.Config, pytest.Item] = {}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    _CURRENT[item.config] = item
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        _CURRENT.pop(item.config, None)
+    factory: HostFactory | None = item.stash.get(_FACTORY_KEY, None)
+    if factory is None:
+        return
+    del item.stash[_FACTORY_KEY]
+    left_open = factory.left_running()
+    if left_open:
+        pytest.fail(
+            "nexus_host_factory built hosts the test left running: "
+            + ", ".join(repr(h) for h in left_open)
+            + "; use `async with nexus_host_factory(...) as host:` so they are shut down.",
+            pytrace=False,
+        )
+    for host in factory.hosts:
+        host.leftovers.emit_warnings(
+            host.name, str(host.loaded.file if host.loaded else host.directory)
+        )
+    _verify(factory)
