@@ -148,11 +148,11 @@ async def test_platform_bus_records_handler_failures(make_plugin) -> None:
     [
         (
             ["--nexus-backend=real"],
-            "ERROR: 'real' is not a valid nexus backend. Valid backends: fake, platform.",
+            "ERROR: --nexus-backend: backend='real' is not valid. Valid values: fake, platform.",
         ),
         (
             ["--nexus-db-url=sqlite+aiosqlite:///x.db"],
-            "ERROR: --nexus-db-url needs --nexus-backend=platform: the fakes have no database.",
+            "ERROR: --nexus-db-url: db_url='sqlite+aiosqlite:///x.db' needs backend='platform': the fakes have no database.",
         ),
     ],
 )

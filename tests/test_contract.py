@@ -681,7 +681,7 @@ def test_options_are_validated(kwargs: dict[str, Any], named):
 
 
 def test_unknown_skip_id_error_lists_the_valid_ids():
-    with pytest.raises(ValueError, match="valid ids") as info:
+    with pytest.raises(ValueError, match="Valid checks") as info:
         ContractOptions(skip={"lifecycle.restrat": "typo"})
     assert "lifecycle.restart" in str(info.value)
 

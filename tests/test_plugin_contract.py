@@ -168,7 +168,7 @@ def test_ini_skips_and_plugin_globs(project: pytest.Pytester) -> None:
         ),
         (
             ["--nexus-examples=lots"],
-            "ERROR: 'lots' is not a valid number of examples. Valid values: a whole number from 1.",
+            "ERROR: --nexus-examples: 'lots' is not a valid number of examples. Valid values: a whole number from 1.",
         ),
     ],
 )

@@ -689,7 +689,7 @@ def test_hangs_are_cut_by_the_time_out_and_name_the_awaiting_frame(
         "-p",
         "no:randomly",
         "-W",
-        "always::nexus_testkit.NexusLeftoverWarning",
+        "always::nexus_testkit.NexusWarning",
     )
     result.assert_outcomes(passed=3, failed=1, errors=2, warnings=1)
     problems = missing_lines(
@@ -720,7 +720,7 @@ def test_hangs_are_cut_by_the_time_out_and_name_the_awaiting_frame(
                 ),
             ],
             "blocking_route": [
-                "*NexusLeftoverWarning: Plugin 'blocking_route' blocked the event loop:",
+                "*NexusGuardWarning: Plugin 'blocking_route' blocked the event loop:",
                 glob_pattern(
                     "  - 0.* s at {dir}/plugin.py:"
                     f"{line_of('blocking_route', 'time.sleep(0.3)')} in slow",
@@ -880,7 +880,7 @@ async def test_a_blocked_httpx_call_is_explained(
     assert records
     assert_blocked_message(records[0].getMessage(), server)
     assert host.leftovers.blocked_connections == [server.destination]
-    assert "@pytest.mark.nexus_host(allow_network=True)" in host.leftovers.warning("network_client")
+    assert "@pytest.mark.nexus_host(allow_network=True)" in host.leftovers.guard_notes("network_client")
 
 
 @pytest.mark.asyncio
@@ -1026,7 +1026,7 @@ def test_network_marker_as_users_meet_it(
     # The end-of-test warning about the blocked attempt is a warning for users; the
     # outer run's filterwarnings=error would turn it into an error here.
     result = pytester.runpytest(
-        "-p", "no:randomly", "-W", "always::nexus_testkit.NexusLeftoverWarning"
+        "-p", "no:randomly", "-W", "always::nexus_testkit.NexusWarning"
     )
     result.assert_outcomes(passed=2, failed=1, warnings=1)
     result.stdout.fnmatch_lines(

@@ -180,9 +180,7 @@ async def nexus_host(
         fail_on(exc)
     yield host
     await host.aclose()
-    host.leftovers.emit_warnings(
-        host.name, str(host.loaded.file if host.loaded else host.directory)
-    )
+    host.warn()
     _verify(host)
 
 
@@ -298,14 +296,14 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
     del item.stash[_FACTORY_KEY]
     left_open = factory.left_running()
     if left_open:
-        pytest.fail(
+        message = (
             "nexus_host_factory built hosts the test left running: "
             + ", ".join(repr(h) for h in left_open)
-            + "; use `async with nexus_host_factory(...) as host:` so they are shut down.",
-            pytrace=False,
+            + "; use `async with nexus_host_factory(...) as host:` so they are shut down."
         )
+        for host in left_open:
+            host.abandon()  # the network guard and the rest must not outlive the test
+        pytest.fail(message, pytrace=False)
     for host in factory.hosts:
-        host.leftovers.emit_warnings(
-            host.name, str(host.loaded.file if host.loaded else host.directory)
-        )
+        host.warn()
     _verify(factory)

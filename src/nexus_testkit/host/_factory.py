@@ -68,11 +68,8 @@ class HostFactory:
         return host
 
     def left_running(self) -> list[PluginHost]:
-        """Hosts that were started and not closed; each is abandoned (its guards undone)."""
-        running = [h for h in self.hosts if h.plugin is not None and not h.closed]
-        for host in running:
-            host.abandon()
-        return running
+        """Hosts that were started and not closed (``abandon()`` undoes their guards)."""
+        return [h for h in self.hosts if h.plugin is not None and not h.closed]
 
     def verify(self) -> None:
         """Run each host's end-of-test check; report all failures together."""
