@@ -1256,3 +1256,30 @@ async def test_a_kept_reference_to_published_sees_later_events() -> None:
     bus.reset()
     assert held == []
     assert held is bus.published
+
+
+def test_a_flat_recording_is_built_whatever_reads_it() -> None:
+    # Records still in the buffer are built on every way in, including the
+    # reflected operators that list's own C code would serve from its storage.
+    from nexus_testkit.fakes._recording import FlatRecording
+
+    def recording() -> FlatRecording[tuple[int, int]]:
+        flat: FlatRecording[tuple[int, int]] = FlatRecording(tuple, 2)
+        flat.buffer.extend([1, 2, 3, 4])
+        return flat
+
+    records = [(1, 2), (3, 4)]
+    assert [] + recording() == records  # noqa: RUF005 (the operator is the point)
+    assert [(0, 0)] + recording() == [(0, 0), *records]  # noqa: RUF005
+    assert recording() + [] == records  # noqa: RUF005
+    assert 2 * recording() == records * 2
+    assert recording() * 2 == records * 2
+    assert [*recording()] == records
+    assert list(recording()) == records
+    held: list[tuple[int, int]] = []
+    held[:] = recording()
+    assert held == records
+    held = []
+    held += recording()
+    assert held == records
+    assert records == recording()

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 
 from nexus_testkit import (
-    NexusOptionsError,
     ConfigOption,
     ConfigStore,
     ConfigWrite,
     Manifest,
+    NexusOptionsError,
     RecordingDataStore,
     load_manifest,
     placeholder_value,

@@ -95,7 +95,7 @@ def _synced(name: str) -> Any:
 for _name in (
     "__len__", "__iter__", "__reversed__", "__getitem__", "__setitem__", "__delitem__",
     "__contains__", "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__repr__",
-    "__add__", "__mul__", "__iadd__", "__imul__", "__reduce_ex__", "append", "extend",
+    "__add__", "__mul__", "__rmul__", "__iadd__", "__imul__", "__reduce_ex__", "append", "extend",
     "insert", "pop", "remove", "clear", "index", "count", "copy", "sort", "reverse",
 ):  # fmt: skip
     setattr(FlatRecording, _name, _synced(_name))

@@ -56,7 +56,7 @@ class HostFactory:
         merged = {**self.config, **(config or {})}
         host = PluginHost(
             self.path,
-            self.options.replace("the factory", **options) if options else self.options,
+            self.options.replace("nexus_host_factory", **options) if options else self.options,
             config=merged,
             manifest=self.manifest,
             event_bus=event_bus,

@@ -128,16 +128,19 @@ class HostOptions:
         """The option names, in declaration order."""
         return tuple(f.name for f in dataclasses.fields(cls))
 
-    def replace(self, what: str = "options", /, **changes: Any) -> HostOptions:
-        """A copy with ``changes``; an unknown name is an error listing the valid ones
-        (``what`` names where the changes come from, for that message)."""
+    def replace(self, what: str | None = None, /, **changes: Any) -> HostOptions:
+        """A copy with ``changes``; a bad one is an error listing the valid names or
+        values, starting with ``what`` (where the changes come from) if given."""
         unknown = sorted(set(changes) - set(self.names()))
         if unknown:
             raise NexusOptionsError(
-                f"{what} got {', '.join(map(repr, unknown))}; valid options: "
+                f"{what or 'options'} got {', '.join(map(repr, unknown))}; valid options: "
                 f"{', '.join(self.names())}."
             )
-        return dataclasses.replace(self, **changes)
+        try:
+            return dataclasses.replace(self, **changes)
+        except NexusOptionsError as exc:
+            raise _from(what, exc) from None
 
     @classmethod
     def from_text(
@@ -164,12 +167,12 @@ class HostOptions:
                 else:
                     value = _parse_bool(name, text)
                 if name != "db_url":  # checked with the backend, below
-                    default.replace("options", **{name: value})
+                    default.replace(**{name: value})
             except NexusOptionsError as exc:
                 raise _from(origins.get(name), exc) from None
             parsed[name] = value
         try:
-            return default.replace("options", **parsed)
+            return default.replace(**parsed)
         except NexusOptionsError as exc:
             raise _from(origins.get("db_url"), exc) from None
 
