@@ -49,14 +49,19 @@ __all__ = [
     "nexus_services",
 ]
 
-#: Set on a test once its host owns the components: the host's check covers them.
-_HOSTED = pytest.StashKey[bool]()
 
+def _standalone(request: pytest.FixtureRequest, fake: Any) -> bool:
+    """Mark ``fake`` standalone if no host runs in the test (its closure says so).
 
-def _standalone(request: pytest.FixtureRequest, fake: Any) -> Any:
-    if "nexus_host" not in request.fixturenames:
-        fake.standalone = True
-    return fake
+    The component fixtures return their object and add a finalizer only when
+    there is something to do at teardown: a generator fixture costs pytest a
+    finalizer per test, and with a host there is nothing to do (the host's
+    own check covers its components).
+    """
+    if "nexus_host" in request.node.fixturenames:
+        return False
+    fake.standalone = True
+    return True
 
 
 @pytest.fixture
@@ -110,32 +115,31 @@ def nexus_config_store(nexus_config: dict[str, Any], nexus_manifest: Manifest) -
 
 
 @pytest.fixture
-def nexus_event_bus(request: pytest.FixtureRequest) -> Iterator[RecordingEventBus]:
+def nexus_event_bus(request: pytest.FixtureRequest) -> RecordingEventBus:
     """The recording event bus; fails the test on handler errors it did not acknowledge."""
-    from nexus_testkit import NexusAssertionError
     from nexus_testkit.backends._build import make_event_bus
 
     o = host_options(request.node)
     bus = make_event_bus(
         o.backend, delivery=o.delivery, allow_handler_errors=o.allow_handler_errors
     )
-    yield _standalone(request, bus)
-    if not request.node.stash.get(_HOSTED, False):
-        try:
-            bus.verify()
-        except NexusAssertionError as exc:
-            fail_on(exc)
+    if _standalone(request, bus):
+        request.addfinalizer(lambda: _verify(bus))  # noqa: PT021 (see _standalone)
+    # else the host's own end-of-test check covers its bus
+    return bus
 
 
 @pytest.fixture
-def nexus_data_store(request: pytest.FixtureRequest) -> Iterator[RecordingDataStore]:
+def nexus_data_store(request: pytest.FixtureRequest) -> RecordingDataStore:
     """The recording key-value store behind ``get_data``/``set_data``."""
     from nexus_testkit.backends._build import make_data_store, release
 
     o = host_options(request.node)
     store = make_data_store(o.backend, fidelity=o.fidelity, db_url=o.db_url)
-    yield _standalone(request, store)
-    release(store)
+    _standalone(request, store)
+    if o.backend != "fake":  # a platform store's temporary files
+        request.addfinalizer(lambda: release(store))  # noqa: PT021 (see _standalone)
+    return store
 
 
 @pytest.fixture
@@ -143,7 +147,9 @@ def nexus_services(request: pytest.FixtureRequest) -> RecordingServiceRegistry:
     """The recording service registry behind ``register_service``/``get_service``."""
     from nexus_testkit.backends._build import make_services
 
-    return _standalone(request, make_services(host_options(request.node).backend))  # type: ignore[no-any-return]
+    services = make_services(host_options(request.node).backend)
+    _standalone(request, services)
+    return services
 
 
 @pytest_asyncio.fixture
@@ -172,7 +178,6 @@ async def nexus_host(
         data_store=nexus_data_store,
         services=nexus_services,
     )
-    request.node.stash[_HOSTED] = True
     track(request.node, host)
     try:
         await host.start()
@@ -203,7 +208,7 @@ def nexus_client(nexus_host: PluginHost) -> AsyncClient:
     return nexus_host.client
 
 
-def _verify(obj: PluginHost | HostFactory) -> None:
+def _verify(obj: PluginHost | HostFactory | RecordingEventBus) -> None:
     from nexus_testkit import NexusAssertionError
 
     try:

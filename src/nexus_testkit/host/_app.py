@@ -82,6 +82,7 @@ def build_app(plugin: Any, name: str, prefix: str, directory: Path, error: Route
     return app
 
 
+@functools.cache
 def lifespan_files() -> tuple[str, ...]:
     """Where asgi-lifespan creates its own task: not a task of the plugin's."""
     import asgi_lifespan

@@ -126,11 +126,13 @@ class HostOptions:
     @classmethod
     def names(cls) -> tuple[str, ...]:
         """The option names, in declaration order."""
-        return tuple(f.name for f in dataclasses.fields(cls))
+        return _NAMES
 
     def replace(self, what: str | None = None, /, **changes: Any) -> HostOptions:
         """A copy with ``changes``; a bad one is an error listing the valid names or
         values, starting with ``what`` (where the changes come from) if given."""
+        if not changes:
+            return self
         unknown = sorted(set(changes) - set(self.names()))
         if unknown:
             raise NexusOptionsError(
@@ -179,6 +181,9 @@ class HostOptions:
 
 def _from(origin: str | None, exc: NexusOptionsError) -> NexusOptionsError:
     return NexusOptionsError(f"{origin}: {exc}") if origin else exc
+
+
+_NAMES = tuple(f.name for f in dataclasses.fields(HostOptions))
 
 
 def _parse_bool(name: str, text: str) -> bool:
