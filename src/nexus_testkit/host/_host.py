@@ -35,14 +35,14 @@ from .._deadlines import run_with_timeout
 from .._errors import PluginStartError, PluginTimeoutError
 from .._masking import Masker
 from ..backends._build import make_data_store, make_event_bus, make_services, release
-from ..fakes._bus import RecordingEventBus, handler_name
+from ..fakes._bus import RecordingEventBus
 from ..fakes._config import ConfigStore
 from ..fakes._services import RecordingServiceRegistry
 from ..fakes._store import RecordingDataStore
 from ..manifest._load import Manifest, load_manifest
 from ._app import HostClient, build_app
 from ._guards import blocking_monitored, network_guarded, tracking
-from ._leftovers import Leftovers, describe_recorded
+from ._leftovers import Leftovers, describe_recorded, owned_handlers
 from ._loader import LoadedPlugin, import_plugin, plugin_frames, resolved_directory
 from ._logs import LOG_FORMAT, LogCapture, masking_records
 from ._options import HostOptions
@@ -428,25 +428,11 @@ class PluginHost:
         """The bus's handlers that belong to ``plugin`` (default: the current instance):
         its bound methods and functions defined in its own modules."""
         plugin = self.plugin if plugin is None else plugin
-        package = self.loaded.package + "." if self.loaded else None
-        owned: dict[str, list[Any]] = {}
-        for event_name, handlers in self.event_bus.subscriptions.items():
-            for handler in handlers:
-                module = getattr(handler, "__module__", "") or ""
-                if getattr(handler, "__self__", None) is plugin or (
-                    package is not None and (module + ".").startswith(package)
-                ):
-                    owned.setdefault(event_name, []).append(handler)
-        return owned
+        package = self.loaded.package if self.loaded else None
+        return owned_handlers(self.event_bus, plugin, package)
 
     def _collect_leftovers(self, plugin: Any) -> None:
-        for event_name, handlers in self.plugin_subscriptions(plugin).items():
-            for handler in handlers:
-                self.leftovers.subscriptions.append((event_name, handler_name(handler)))
-        registered = getattr(plugin, "_registered_services", ()) or ()
-        for service in sorted(registered):
-            if self.services.has_service(service):
-                self.leftovers.services.append(service)
+        self.leftovers.collect(self.plugin_subscriptions(plugin), plugin, self.services)
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else ("running" if self._started else "new")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .._errors import NexusAssertionError, NexusGuardWarning, NexusLeftoverWarning
 from ._blocking import Block
@@ -97,6 +97,18 @@ class Leftovers:
             )
         return "\n\n".join(parts)
 
+    def collect(self, subscriptions: dict[str, list[Any]], plugin: Any, services: Any) -> None:
+        """Record the plugin's handlers still subscribed and services still registered."""
+        from ..fakes._bus import handler_name  # the bus module loads pydantic
+
+        for event_name, handlers in subscriptions.items():
+            for handler in handlers:
+                self.subscriptions.append((event_name, handler_name(handler)))
+        registered = getattr(plugin, "_registered_services", ()) or ()
+        for service in sorted(registered):
+            if services.has_service(service):
+                self.services.append(service)
+
     def verify(
         self, plugin: str, directory: Path, event_bus: RecordingEventBus, masker: Masker
     ) -> None:
@@ -130,6 +142,22 @@ class Leftovers:
         ):
             if text:
                 warnings.warn_explicit(category(text), category, filename=filename, lineno=1)
+
+
+def owned_handlers(
+    event_bus: RecordingEventBus, plugin: Any, package: str | None
+) -> dict[str, list[Any]]:
+    """The bus's handlers that are ``plugin``'s bound methods or functions of ``package``."""
+    prefix = package + "." if package else None
+    owned: dict[str, list[Any]] = {}
+    for event_name, handlers in event_bus.subscriptions.items():
+        for handler in handlers:
+            module = getattr(handler, "__module__", "") or ""
+            if getattr(handler, "__self__", None) is plugin or (
+                prefix is not None and (module + ".").startswith(prefix)
+            ):
+                owned.setdefault(event_name, []).append(handler)
+    return owned
 
 
 def describe_recorded(
