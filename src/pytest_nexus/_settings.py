@@ -44,6 +44,13 @@ class Settings:
             db_url=self.options.db_url,
         )
 
+    @staticmethod
+    def given(config: pytest.Config) -> bool:
+        """Whether the command line or the ini file sets any nexus option."""
+        return any(config.getoption(f"nexus_{name}") for name in _OPTIONS) or any(
+            config.getini(f"nexus_{name}") for name in _INI
+        )
+
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
         from nexus_testkit._errors import NexusOptionsError
@@ -92,9 +99,18 @@ class Settings:
         return settings
 
 
+_OPTIONS = (
+    "plugin", "timeout", "fidelity", "strict", "skip", "examples", "backend", "db_url"
+)  # fmt: skip
+_INI = ("backend", "db_url", "skip", "plugins", "timeout", "fidelity")
+
 SETTINGS_KEY = pytest.StashKey[Settings]()
 
 
 def settings_of(node: pytest.Item | pytest.Config) -> Settings:
+    """The session's settings (the defaults, built on first use, if nothing was set)."""
     config = node if isinstance(node, pytest.Config) else node.config
-    return config.stash[SETTINGS_KEY]
+    settings = config.stash.get(SETTINGS_KEY, None)
+    if settings is None:
+        settings = config.stash[SETTINGS_KEY] = Settings.from_config(config)
+    return settings

@@ -22,7 +22,7 @@ import os
 import pytest
 
 from ._markers import MARKERS
-from ._settings import SETTINGS_KEY, Settings, settings_of
+from ._settings import SETTINGS_KEY, Settings
 
 #: The parts: the fixtures and the failure report's sections; and what a plugin
 #: author sees: tracebacks without harness frames, the contract's summary line,
@@ -102,7 +102,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="database URL for --nexus-backend=platform, e.g. "
         "postgresql+asyncpg://user:pass@127.0.0.1/db (each test starts from an empty store).",
     )
-    parser.addini("nexus_backend", default="fake", help="default of --nexus-backend.")
+    # Empty defaults: the library's own apply (HostOptions), and an unset key
+    # is what lets a run that uses no nexus option skip loading them at all.
+    parser.addini("nexus_backend", default="", help="default of --nexus-backend (fake).")
     parser.addini("nexus_db_url", default="", help="default of --nexus-db-url.")
     parser.addini(
         "nexus_skip",
@@ -116,15 +118,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=[],
         help="plugin directories (globs allowed) whose contract runs in every session.",
     )
-    parser.addini("nexus_timeout", default="5", help="default of --nexus-timeout.")
-    parser.addini("nexus_fidelity", default="memory", help="default of --nexus-fidelity.")
+    parser.addini("nexus_timeout", default="", help="default of --nexus-timeout (5).")
+    parser.addini("nexus_fidelity", default="", help="default of --nexus-fidelity (memory).")
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     for marker in MARKERS:
         config.addinivalue_line("markers", marker)
-    config.stash[SETTINGS_KEY] = Settings.from_config(config)
+    if Settings.given(config):  # validated now: a bad value is a usage error at start-up
+        config.stash[SETTINGS_KEY] = Settings.from_config(config)
+    # else the defaults, built when a nexus fixture first needs them
     _hypothesis_profile(config)
 
 
@@ -155,8 +159,8 @@ def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
     # tryfirst: the items must exist before -k and -m deselect.
-    settings = settings_of(config)
-    if settings.contract_plugins:
+    settings = config.stash.get(SETTINGS_KEY, None)
+    if settings is not None and settings.contract_plugins:
         from ._contract import contract_items
 
         items.extend(
