@@ -146,10 +146,14 @@ def test_loading_the_plugin_imports_nothing_heavy() -> None:
     ours = sorted(m for m in loaded if m.startswith("pytest_nexus"))
     assert ours == [
         "pytest_nexus",
+        "pytest_nexus._asyncio",
         "pytest_nexus._fixtures",
         "pytest_nexus._markers",
         "pytest_nexus._reporting",
         "pytest_nexus._settings",
+        "pytest_nexus._terminal",
+        "pytest_nexus._tracebacks",
+        "pytest_nexus._warnings",
         "pytest_nexus.plugin",
     ]
 

@@ -12,7 +12,10 @@ The parts, each a thin adapter over the library:
 - ``_markers``: ``nexus_plugin``, ``nexus_host``, ``nexus_config``;
 - ``_fixtures``: the fixtures;
 - ``_contract``: the lifecycle contract as test items;
-- ``_reporting``: what a failing test's report shows.
+- ``_reporting``: what a failing test's report shows;
+- ``_tracebacks``, ``_terminal``, ``_asyncio``, ``_warnings``: what a plugin
+  author sees (no harness frames, the contract's summary line, strict-mode
+  async tests, the platform's import warnings).
 """
 
 from __future__ import annotations
