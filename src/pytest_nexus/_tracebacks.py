@@ -132,10 +132,20 @@ def _relink(tb: TracebackType | None, kind: Callable[[str], str]) -> TracebackTy
         tb = tb.tb_next
     kept: list[TracebackType] = []
     user_below = False
+    # The nearest frame deeper down that is not a framework's: framework frames
+    # that only lead into the harness (contextlib's, under the host's exit
+    # stack) are the harness's too.
+    next_below = ""
     for entry, what in reversed(entries):
-        if what == "user" or what == "pytest" or (what == "framework" and not user_below):
+        if (
+            what == "user"
+            or what == "pytest"
+            or (what == "framework" and not user_below and next_below != "harness")
+        ):
             kept.append(entry)
         user_below = user_below or what == "user"
+        if what != "framework":
+            next_below = what
     if not kept:
         return None
     kept.reverse()
