@@ -9,7 +9,6 @@ plugin.py); the other plugins of the run are still checked.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -60,6 +59,20 @@ def _parser() -> argparse.ArgumentParser:
         help="fake (default) or platform: nexus-platform's own components",
     )
     check.add_argument(
+        "--isolation",
+        choices=("process", "inline"),
+        default="process",
+        help="process (default): each plugin in a worker process of its own; inline: in "
+        "this process (to debug with a debugger)",
+    )
+    check.add_argument(
+        "--plugin-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="wall-clock limit of one plugin's whole contract (process isolation)",
+    )
+    check.add_argument(
         "--db-url",
         default=None,
         help="database URL for --backend=platform (default: SQLite temp file)",
@@ -84,33 +97,39 @@ def _write(path: str | None, text: str) -> None:
         Path(path).write_text(text + "\n")
 
 
-async def _check(args: argparse.Namespace) -> int:
-    from .contract._report import report_json, report_text
-    from .contract._runner import ContractOptions, PluginReport, run_contract
+def _check(args: argparse.Namespace) -> int:
+    from .isolation import IsolationOptions, WorkerPool, check_plugin
 
-    try:
-        options = ContractOptions(
-            timeout=args.timeout,
-            skip=dict(args.skip),
-            examples=args.examples,
-            backend=args.backend,
-            db_url=args.db_url,
-        )
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    reports: list[PluginReport] = []
-    errors: list[dict[str, Any]] = []
-    for raw in args.paths:
-        path = Path(raw)
-        problem = _not_a_plugin(path)
-        if problem:
-            errors.append({"path": str(path), "error": problem})
-            print(f"error: {problem}", file=sys.stderr)
-            continue
-        reports.append(await run_contract(path, options))
-        # Written after each plugin: a run that dies halfway leaves a valid report.
-        _write(args.output, report_json(reports, errors))
+    with WorkerPool() as pool:
+        if args.isolation == "process":
+            pool.start()  # the server imports while this process does
+        from .contract._report import report_json, report_text
+        from .contract._runner import ContractOptions, PluginReport
+
+        try:
+            options = ContractOptions(
+                timeout=args.timeout,
+                skip=dict(args.skip),
+                examples=args.examples,
+                backend=args.backend,
+                db_url=args.db_url,
+            )
+            isolation = IsolationOptions(mode=args.isolation, plugin_timeout=args.plugin_timeout)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        reports: list[PluginReport] = []
+        errors: list[dict[str, Any]] = []
+        for raw in args.paths:
+            path = Path(raw)
+            problem = _not_a_plugin(path)
+            if problem:
+                errors.append({"path": str(path), "error": problem})
+                print(f"error: {problem}", file=sys.stderr)
+                continue
+            reports.append(check_plugin(path, options, isolation, pool=pool))
+            # Written after each plugin: a run that dies halfway leaves a valid report.
+            _write(args.output, report_json(reports, errors))
     _write(args.output, report_json(reports, errors))
     if args.json:
         print(report_json(reports, errors))
@@ -133,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for c in CHECKS:
                 print(f"{c.id:34} {c.severity:8} {c.description}")
         return EXIT_OK
-    return asyncio.run(_check(args))
+    return _check(args)
 
 
 if __name__ == "__main__":

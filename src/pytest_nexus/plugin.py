@@ -155,6 +155,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="database URL for --nexus-backend=platform, e.g. "
         "postgresql+asyncpg://user:pass@127.0.0.1/db (each test starts from an empty store).",
     )
+    group.addoption(
+        "--nexus-isolation",
+        default=None,
+        metavar="MODE",
+        help="process (default): each contract plugin runs in a worker process of its own, "
+        "under hard time and memory limits; inline: in the pytest process (to use a debugger).",
+    )
+    parser.addini("nexus_isolation", default="process", help="default of --nexus-isolation.")
     parser.addini("nexus_backend", default="fake", help="default of --nexus-backend.")
     parser.addini("nexus_db_url", default="", help="default of --nexus-db-url.")
     parser.addini(
@@ -214,7 +222,11 @@ def pytest_collection_modifyitems(
 
         items.extend(
             contract_items(
-                session, settings.contract_plugins, settings.contract_options(), settings.strict
+                session,
+                settings.contract_plugins,
+                settings.contract_options(),
+                settings.strict,
+                isolation=settings.isolation,
             )
         )
 
@@ -264,6 +276,7 @@ class _Settings:
         examples: int = 25,
         backend: str = "fake",
         db_url: str | None = None,
+        isolation: Any = None,
     ) -> None:
         self.plugins = plugins
         self.timeout = timeout
@@ -275,6 +288,7 @@ class _Settings:
         self.examples = examples
         self.backend = backend
         self.db_url = db_url
+        self.isolation = isolation
 
     def contract_options(self) -> Any:
         from nexus_testkit.contract._runner import ContractOptions
@@ -319,6 +333,13 @@ class _Settings:
             raise pytest.UsageError(
                 "--nexus-db-url needs --nexus-backend=platform: the fakes have no database."
             )
+        from nexus_testkit.isolation import IsolationOptions  # light: no heavy import
+
+        mode = config.getoption("nexus_isolation") or config.getini("nexus_isolation")
+        try:
+            isolation = IsolationOptions(mode=mode)
+        except ValueError as exc:
+            raise pytest.UsageError(f"--nexus-isolation: {exc}") from None
         return cls(
             plugins or [p for _, p in from_ini],
             timeout,
@@ -330,6 +351,7 @@ class _Settings:
             examples=examples,
             backend=backend,
             db_url=db_url,
+            isolation=isolation,
         )
 
 
