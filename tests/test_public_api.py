@@ -164,6 +164,15 @@ SUBPACKAGE_API = {
         "report_text",
         "run_contract",
     ],
+    "nexus_testkit.isolation": [
+        "ISOLATION_MODES",
+        "IsolationOptions",
+        "WorkerPool",
+        "check_plugin",
+        "close_shared_pool",
+        "process_isolation_available",
+        "shared_pool",
+    ],
     "nexus_testkit.strategies": [
         "BrokenRule",
         "InvalidConfig",
@@ -199,7 +208,8 @@ def test_top_level_names_are_the_layers_objects() -> None:
     [
         "import nexus_testkit",
         "import nexus_testkit.manifest, nexus_testkit.fakes, nexus_testkit.backends, "
-        "nexus_testkit.host, nexus_testkit.contract, nexus_testkit.strategies",
+        "nexus_testkit.host, nexus_testkit.contract, nexus_testkit.strategies, "
+        "nexus_testkit.isolation",
         "from nexus_testkit.backends import BACKENDS",
     ],
 )
