@@ -71,7 +71,9 @@ _CHILDREN_AT_START = pytest.StashKey[set[int]]()
 def _checks_processes(config: pytest.Config) -> bool:
     # Under pytest-xdist each worker checks its own; the controller's children are the workers.
     worker = hasattr(config, "workerinput")
-    distributed = config.getoption("dist", "no") != "no" or bool(config.getoption("numprocesses", None))
+    distributed = config.getoption("dist", "no") != "no" or bool(
+        config.getoption("numprocesses", None)
+    )
     return sys.platform.startswith("linux") and (worker or not distributed)
 
 

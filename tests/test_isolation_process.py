@@ -136,8 +136,14 @@ def runs(corpus: Path) -> dict[str, tuple[int, str, str]]:
     """Every command line of this module, started at once; name -> (status, stdout, stderr)."""
     started = {
         "hostile": cli(
-            [*(str(corpus / c) for c in CASES), "--timeout", str(TIMEOUT), "--json"]
-            + ["--output", "all.json"],
+            [
+                *(str(corpus / c) for c in CASES),
+                "--timeout",
+                str(TIMEOUT),
+                "--json",
+                "--output",
+                "all.json",
+            ],
             corpus,
         ),
         # Relative paths and --output: a plugin's os.chdir() must move neither.
@@ -271,7 +277,10 @@ def test_pytest_contract_items_report_each_hostile_plugin_and_the_session_ends(
         expected += [f"*_ nexus contract {case}: {check} _*", pattern(line, case)]
     result.stdout.fnmatch_lines(expected, consecutive=False)
     result.stdout.fnmatch_lines(
-        ["*routes_get_500 routes.get_ok (error)*", "- GET /api/plugins/routes_get_500/items answered 500*"]
+        [
+            "*routes_get_500 routes.get_ok (error)*",
+            "- GET /api/plugins/routes_get_500/items answered 500*",
+        ]
     )
     result.stdout.no_fnmatch_line("*INTERNALERROR*")
     result.stdout.no_fnmatch_line("*Traceback*")
@@ -309,7 +318,7 @@ def test_report_json_round_trip_keeps_output_and_notes() -> None:
     assert again == report
     assert "  stdout of the plugin:\n    | hi" in report_text([report])
     for broken in ({}, {"path": 1, "results": []}, {"path": "p", "results": [{"check": 1}]}):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="not a"):
             PluginReport.from_json(broken)
 
 
@@ -323,7 +332,7 @@ def test_isolation_options_are_validated() -> None:
         {"memory_limit": -1},
         {"output_limit": True},
     ):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match=r"must be|not a valid"):
             IsolationOptions(**bad)  # type: ignore[arg-type]
 
 

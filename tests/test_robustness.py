@@ -75,7 +75,8 @@ class Case:
 
     #: manifest | load | start: bad input, met by the fixtures, the contract items and the CLI;
     #: hang | blocking | isolation | network | secrets | records: tests of their own;
-    #: not-a-plugin: a usage error; process-exit: the command line only (it kills the process).
+    #: not-a-plugin: a usage error; process-exit: the command line only (it kills the process);
+    #: worker: breaks the process it runs in, met in tests/test_isolation_process.py.
     kind: str
     #: The first line ``PluginHost`` fails to start with; None when the plugin starts.
     host: str | None = None
@@ -256,6 +257,24 @@ CASES: dict[str, Case] = {
         f"{line_of('blocking_route', 'time.sleep(0.3)')} in slow",
     ),
     "init_os_exit": Case("process-exit"),
+    # what only a worker process survives (tests/test_isolation_process.py) -------------------
+    **{
+        case: Case("worker")
+        for case in (
+            "sleep_at_import",
+            "sleep_in_initialize",
+            "thread_left_running",
+            "exit_in_task",
+            "init_keyboard_interrupt",
+            "init_segfault",
+            "memory_hog",
+            "popen_left_running",
+            "setsid_child",
+            "prints_to_stdout",
+            "closes_stdout",
+            "poisons_process",
+        )
+    },
     # isolation (tests/test_isolation.py) ---------------------------------------------------
     "twin_a": Case("isolation"),
     "twin_b": Case("isolation"),

@@ -148,7 +148,9 @@ class CheckResult:
             "skipped",
         ):
             raise ValueError(f"not a check result: {document!r:.200}")
-        return cls(document["check"], document["severity"], document["outcome"], document["message"])
+        return cls(
+            document["check"], document["severity"], document["outcome"], document["message"]
+        )
 
 
 @dataclass

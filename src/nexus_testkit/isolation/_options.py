@@ -64,16 +64,17 @@ class IsolationOptions:
         if self.memory_limit is not None and not (
             _whole(self.memory_limit) and self.memory_limit > 0
         ):
-            raise ValueError(f"memory_limit must be a positive number of bytes, got "
-                             f"{self.memory_limit!r}")
+            raise ValueError(
+                f"memory_limit must be a positive number of bytes, got {self.memory_limit!r}"
+            )
         if not (_whole(self.output_limit) and self.output_limit >= 0):
             raise ValueError(f"output_limit must be a number of bytes, got {self.output_limit!r}")
 
     def limits(self, timeout: float, examples: int) -> tuple[float, float]:
-        """(per-call, per-plugin) wall-clock limits for a contract of ``timeout`` and ``examples``."""
+        """(per-call, per-plugin) wall-clock limits, from the contract's timeout and examples."""
         call = self.call_timeout if self.call_timeout is not None else 2 * timeout + 1.0
-        plugin = self.plugin_timeout if self.plugin_timeout is not None else call * (
-            20 + 4 * examples
+        plugin = (
+            self.plugin_timeout if self.plugin_timeout is not None else call * (20 + 4 * examples)
         )
         return call, plugin
 

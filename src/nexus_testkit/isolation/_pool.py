@@ -19,6 +19,7 @@ are skipped with the reason.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import pickle
@@ -97,8 +98,15 @@ class WorkerPool:
         env = dict(os.environ)
         # The server sees the modules the caller sees (-P: not its working directory).
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
-        self._log = tempfile.TemporaryFile()
-        command = [sys.executable, "-P", "-m", "nexus_testkit.isolation._server", str(theirs.fileno())]
+        # Kept open while the server lives (closed by _close): its start-up errors.
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115
+        command = [
+            sys.executable,
+            "-P",
+            "-m",
+            "nexus_testkit.isolation._server",
+            str(theirs.fileno()),
+        ]
         if not self._warm_up:
             command.append("--no-warm-up")
         try:
@@ -123,7 +131,9 @@ class WorkerPool:
             log = self._log.read()[-4000:]
         self._close()
         detail = log.decode(errors="replace").strip()
-        return IsolationError(f"the isolation's fork server {what}" + (f":\n{detail}" if detail else ""))
+        return IsolationError(
+            f"the isolation's fork server {what}" + (f":\n{detail}" if detail else "")
+        )
 
     def _wait_ready(self) -> None:
         if self.ready is not None:
@@ -452,10 +462,8 @@ class _Supervision:
             )
         # Every thread's stack, from faulthandler in the worker, before it dies.
         before = self.stacks.total
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signal.SIGUSR1)
-        except ProcessLookupError:
-            pass
         quiet_since = None
         until = time.monotonic() + 1.0
         stack_source = next((s for s, n in readers.items() if n == "stacks"), None)
@@ -591,8 +599,12 @@ class _Supervision:
     def _thread_lines(self) -> str:
         lines = []
         for thread in sorted(self._threads(), key=lambda t: not self._is_main(t)):
-            mine = [f"{f}:{n} in {fn}" for f, n, fn in thread.frames if _inside(f, self.plugin_dirs)]
-            label = "main thread" if self._is_main(thread) else f"thread {thread.header.split()[-4]}"
+            mine = [
+                f"{f}:{n} in {fn}" for f, n, fn in thread.frames if _inside(f, self.plugin_dirs)
+            ]
+            label = (
+                "main thread" if self._is_main(thread) else f"thread {thread.header.split()[-4]}"
+            )
             if mine:
                 lines.append(f"- {label}: {mine[0]}")
         return "\n".join(lines)
@@ -707,5 +719,3 @@ def check_plugin(
     if isolation.mode == "inline" or not process_isolation_available():
         return asyncio.run(run_contract(path, options))
     return (pool or shared_pool()).run(path, options, isolation)
-
-

@@ -10,6 +10,7 @@ groups alone would miss what left the group with ``setsid()``.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -85,10 +86,8 @@ def cmdline(pid: int) -> str:
 
 
 def _signal(pid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.kill(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def kill_tree(root: int, *, include_root: bool = True) -> list[int]:
@@ -108,10 +107,8 @@ def kill_tree(root: int, *, include_root: bool = True) -> list[int]:
             _signal(pid, signal.SIGSTOP)
         tree = [*([root] if include_root else []), *descendants(root)]
         if include_root:
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(root, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
         for pid in tree:
             _signal(pid, signal.SIGKILL)
             if pid not in killed:

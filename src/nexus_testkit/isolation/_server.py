@@ -27,6 +27,7 @@ control socket ends the server and every worker left.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
@@ -76,7 +77,7 @@ _WARM_MANIFEST = {
     },
 }
 
-_WARM_PLUGIN = '''
+_WARM_PLUGIN = """
 from fastapi import APIRouter
 from pydantic import BaseModel
 
@@ -133,7 +134,7 @@ class WarmUpPlugin:
 
 def create_plugin():
     return WarmUpPlugin()
-'''
+"""
 
 
 def _preload() -> list[str]:
@@ -166,10 +167,8 @@ def _warm_up() -> None:
 
 
 def _send(sock: socket.socket, **message: Any) -> None:
-    try:
+    with contextlib.suppress(OSError):
         sock.send(json.dumps(message).encode())
-    except OSError:
-        pass
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -186,7 +185,7 @@ def main(argv: list[str] | None = None) -> None:
                 _warm_up()
             except Exception:  # warming is an optimisation; the workers still run
                 warm = False
-    warnings.filters[:] = filters
+    warnings.filters[:] = filters  # type: ignore[index]
     import threading
 
     threads = threading.active_count()
@@ -221,16 +220,14 @@ def _serve(ctl: socket.socket, wake_r: int, wake_w: int, workers: set[int]) -> N
     me = os.getpid()
     while True:
         try:
-            readable, _, _ = select.select([ctl, wake_r], [], [])
+            readable, _, _ = select.select([ctl.fileno(), wake_r], [], [])
         except InterruptedError:
             continue
         if wake_r in readable:
-            try:
+            with contextlib.suppress(BlockingIOError):
                 os.read(wake_r, 4096)
-            except BlockingIOError:
-                pass
             _reap(ctl, workers, me)
-        if ctl in readable:
+        if ctl.fileno() in readable:
             try:
                 data, fds, _flags, _addr = socket.recv_fds(ctl, 1 << 22, 8)
             except OSError:

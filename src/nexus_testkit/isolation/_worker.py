@@ -25,6 +25,7 @@ parent's SIGUSR1 make faulthandler dump every thread's stack into a third.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import faulthandler
 import json
 import os
@@ -123,10 +124,8 @@ def _limit_memory(extra: int | None) -> None:
     except (OSError, ValueError, IndexError):
         current = 0
     limit = current + extra
-    try:
+    with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    except (ValueError, OSError):
-        pass
 
 
 def _install_hooks(channel: _Channel, plugin_dir: tuple[str, ...]) -> None:
@@ -146,7 +145,7 @@ def _install_hooks(channel: _Channel, plugin_dir: tuple[str, ...]) -> None:
 
     # The contract labels each call into the plugin on its blocking monitor;
     # in this throw-away process that label is also the stage the parent sees.
-    _blocking.BlockingMonitor.during = property(get_during, set_during)  # type: ignore[assignment,method-assign]
+    _blocking.BlockingMonitor.during = property(get_during, set_during)  # type: ignore[assignment]
 
     add = Masker.add
 
@@ -169,13 +168,18 @@ def _install_hooks(channel: _Channel, plugin_dir: tuple[str, ...]) -> None:
                 channel.send(stage=state["during"])
         elif event in ("os.kill", "os.killpg") and args[0] in (me, 0, -me):
             channel.send(
-                exit_call={"how": f"{event}(signal {args[1]})", "where": _where(sys._getframe(1), plugin_dir)}
+                exit_call={
+                    "how": f"{event}(signal {args[1]})",
+                    "where": _where(sys._getframe(1), plugin_dir),
+                }
             )
 
     sys.addaudithook(hook)
 
     def exit_now(code: int) -> None:
-        channel.send(exit_call={"how": f"os._exit({code})", "where": _where(sys._getframe(1), plugin_dir)})
+        channel.send(
+            exit_call={"how": f"os._exit({code})", "where": _where(sys._getframe(1), plugin_dir)}
+        )
         _real_exit(code)
 
     real_abort = os.abort
@@ -225,10 +229,8 @@ def _main(request: dict[str, Any], fds: list[int]) -> int:
     os.close(out_fd)
     os.close(err_fd)
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(AttributeError, ValueError):
             stream.reconfigure(line_buffering=True)  # type: ignore[union-attr]
-        except (AttributeError, ValueError):
-            pass
     faulthandler.enable(file=stack_fd, all_threads=True)
     faulthandler.register(signal.SIGUSR1, file=stack_fd, all_threads=True)
     _limit_memory(request["memory_limit"])
@@ -247,7 +249,9 @@ def _main(request: dict[str, Any], fds: list[int]) -> int:
     try:
         report = asyncio.run(run_contract(request["path"], options))
     except BaseException as exc:
-        channel.send(crash={"error": _describe(exc), "where": _where_tb(exc.__traceback__, plugin_dir)})
+        channel.send(
+            crash={"error": _describe(exc), "where": _where_tb(exc.__traceback__, plugin_dir)}
+        )
         return 70
     killed = _leftovers()
     channel.send(report=report.to_json(), duration=report.duration, killed=killed)
