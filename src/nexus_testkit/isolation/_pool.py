@@ -347,8 +347,13 @@ class _Supervision:
                 kill_tree(self.pid)
             raise
         finally:
-            if self.pid:
+            if self.pid and self.status is None:
                 kill_tree(self.pid)
+            elif self.pid:
+                # Reaped: what is left of its process group goes now, orphans that
+                # left the group are the server's to kill (it is their subreaper).
+                with contextlib.suppress(OSError):
+                    os.killpg(self.pid, signal.SIGKILL)
             self._drain(readers, streams)
             chan.close()
             for r, _ in pipes:

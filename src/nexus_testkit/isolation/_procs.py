@@ -56,21 +56,49 @@ def _table() -> dict[int, list[tuple[int, str]]]:
     return table
 
 
+def _state(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as file:
+            stat = file.read()
+    except OSError:
+        return "gone"
+    return stat[stat.rfind(b")") + 2 :].split()[0].decode()
+
+
+def _direct(pid: int) -> list[int] | None:
+    """Children from ``/proc/PID/task/TID/children``; None where the kernel lacks the file."""
+    try:
+        found = []
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/children", "rb") as file:
+                found += [int(p) for p in file.read().split()]
+    except (OSError, ValueError):
+        return None
+    return found
+
+
 def children(pid: int, *, running: bool = True) -> list[int]:
     """The direct children of ``pid`` (zombies left out when ``running``)."""
-    return [p for p, state in _table().get(pid, []) if not (running and state == "Z")]
+    found = _direct(pid)
+    if found is None:
+        found = [p for p, _ in _table().get(pid, [])]
+    if running:
+        found = [p for p in found if _state(p) not in ("Z", "X", "gone")]
+    return found
 
 
 def descendants(pid: int, *, running: bool = True) -> list[int]:
-    """Every process below ``pid``, parents before their children."""
+    """Every process below ``pid``, parents before their children (one walk of /proc)."""
+    if _direct(pid) == []:
+        return []  # the common case, without reading every process of the machine
     table = _table()
     found: list[int] = []
     todo = [pid]
     while todo:
         for child, state in table.get(todo.pop(0), []):
-            if child not in found:
+            if child not in found and child != pid:
                 todo.append(child)
-                if not (running and state == "Z"):
+                if not (running and state in ("Z", "X")):
                     found.append(child)
     return found
 
