@@ -103,6 +103,7 @@ PASSES = [
     "popen_left_running",
     "setsid_child",
     "prints_to_stdout",
+    "prints_secret",
     "closes_stdout",
 ]
 CASES = [*FAILS, *PASSES]
@@ -221,6 +222,19 @@ def test_what_the_plugin_printed_is_in_its_report_not_on_stdout(
         "ping",
     ]
     assert set(plugin["output"]["stderr"].splitlines()) == {"and complains"}
+
+
+def test_the_plugins_output_is_capped_and_its_secrets_masked(
+    runs: dict[str, tuple[int, str, str]],
+) -> None:
+    stdout = runs["hostile"][1]
+    assert "nexus-secret-" not in stdout  # the contract's secret values
+    plugin = next(p for p in json.loads(stdout)["plugins"] if p["name"] == "prints_secret")
+    text = plugin["output"]["stdout"]
+    assert text.startswith("connecting with ***\n")
+    *kept, last = text.splitlines()
+    assert re.fullmatch(r"\[\.\.\. truncated: \d+ more bytes of \d+\]", last), last
+    assert len("\n".join(kept).encode()) <= 64 * 1024
 
 
 def test_processes_a_plugin_left_running_are_killed_and_noted(

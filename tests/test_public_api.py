@@ -166,6 +166,7 @@ SUBPACKAGE_API = {
     ],
     "nexus_testkit.isolation": [
         "ISOLATION_MODES",
+        "IsolationError",
         "IsolationOptions",
         "WorkerPool",
         "check_plugin",

@@ -271,6 +271,7 @@ CASES: dict[str, Case] = {
             "popen_left_running",
             "setsid_child",
             "prints_to_stdout",
+            "prints_secret",
             "closes_stdout",
             "poisons_process",
         )

@@ -98,7 +98,7 @@ def _write(path: str | None, text: str) -> None:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from .isolation import IsolationOptions, WorkerPool, check_plugin
+    from .isolation import IsolationError, IsolationOptions, WorkerPool, check_plugin
 
     with WorkerPool() as pool:
         if args.isolation == "process":
@@ -127,7 +127,11 @@ def _check(args: argparse.Namespace) -> int:
                 errors.append({"path": str(path), "error": problem})
                 print(f"error: {problem}", file=sys.stderr)
                 continue
-            reports.append(check_plugin(path, options, isolation, pool=pool))
+            try:
+                reports.append(check_plugin(path, options, isolation, pool=pool))
+            except IsolationError as exc:
+                print(f"error: {exc}\n(--isolation inline checks in this process)", file=sys.stderr)
+                return EXIT_USAGE
             # Written after each plugin: a run that dies halfway leaves a valid report.
             _write(args.output, report_json(reports, errors))
     _write(args.output, report_json(reports, errors))

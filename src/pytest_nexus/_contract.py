@@ -18,7 +18,7 @@ import pytest
 from nexus_testkit import NexusLeftoverWarning
 from nexus_testkit.contract._checks import CHECKS, CHECKS_BY_ID, Check
 from nexus_testkit.contract._runner import ContractOptions, PluginReport
-from nexus_testkit.isolation import IsolationOptions, check_plugin, shared_pool
+from nexus_testkit.isolation import IsolationError, IsolationOptions, check_plugin, shared_pool
 
 from ._tracebacks import MessageRepr
 
@@ -46,7 +46,15 @@ def _report(path: Path, options: ContractOptions, isolation: IsolationOptions) -
     report = _reports.get(key)
     if report is None:
         # process: a worker of this process's pool (one per pytest-xdist worker).
-        report = check_plugin(path, options, isolation)
+        try:
+            report = check_plugin(path, options, isolation)
+        except IsolationError as exc:  # the fork server, not the plugin
+            report = PluginReport(
+                path,
+                None,
+                [],
+                error=f"{exc} (--nexus-isolation=inline runs the contract in the pytest process)",
+            )
         _reports[key] = report
     return report
 

@@ -13,6 +13,7 @@ _WHERE = {
     "ISOLATION_MODES": "_options",
     "IsolationOptions": "_options",
     "process_isolation_available": "_options",
+    "IsolationError": "_pool",
     "WorkerPool": "_pool",
     "check_plugin": "_pool",
     "close_shared_pool": "_pool",
@@ -20,6 +21,7 @@ _WHERE = {
 }
 __all__ = [
     "ISOLATION_MODES",
+    "IsolationError",
     "IsolationOptions",
     "WorkerPool",
     "check_plugin",
@@ -31,4 +33,4 @@ __getattr__, __dir__ = attach(__name__, _WHERE)
 
 if TYPE_CHECKING:
     from ._options import ISOLATION_MODES, IsolationOptions, process_isolation_available
-    from ._pool import WorkerPool, check_plugin, close_shared_pool, shared_pool
+    from ._pool import IsolationError, WorkerPool, check_plugin, close_shared_pool, shared_pool

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._errors import NexusTestkitError
 from .._masking import Masker
 from ._options import IsolationOptions, process_isolation_available
 from ._procs import kill_tree
@@ -43,7 +44,7 @@ from ._procs import kill_tree
 if TYPE_CHECKING:
     from ..contract._runner import ContractOptions, PluginReport
 
-__all__ = ["WorkerPool", "check_plugin", "close_shared_pool", "shared_pool"]
+__all__ = ["IsolationError", "WorkerPool", "check_plugin", "close_shared_pool", "shared_pool"]
 
 _STACK_LIMIT = 1 << 20
 _MESSAGE_LIMIT = 64 << 20
@@ -51,7 +52,7 @@ _MESSAGE_LIMIT = 64 << 20
 _READY_TIMEOUT = 180.0
 
 
-class IsolationError(RuntimeError):
+class IsolationError(NexusTestkitError):
     """The fork server could not be started or died (not a plugin's doing)."""
 
 
