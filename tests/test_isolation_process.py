@@ -316,6 +316,20 @@ def test_pytest_isolation_option_is_validated_and_inline_runs_in_process(
     inline.assert_outcomes(passed=35)
 
 
+def test_under_xdist_each_worker_forks_its_own_workers(
+    pytester: pytest.Pytester, corpus: Path
+) -> None:
+    pytester.makeini(INI)
+    plugins = [f"--nexus-plugin={corpus / c}" for c in ("init_os_exit", "routes_get_500")]
+    quiet = ["-W", "ignore::pytest_nexus.NexusContractWarning"]
+    result = pytester.runpytest(*plugins, "-n", "2", "-p", "no:randomly", *quiet)
+    result.assert_outcomes(passed=34, failed=2, skipped=34)
+    result.stdout.fnmatch_lines(
+        [pattern(FAILS["init_os_exit"][1], "init_os_exit")], consecutive=False
+    )
+    result.stdout.no_fnmatch_line("*INTERNALERROR*")
+
+
 # ------------------------------------------------------------------ the library
 
 
