@@ -147,6 +147,8 @@ def runs(corpus: Path) -> dict[str, tuple[int, str, str]]:
                 "--json",
                 "--output",
                 "all.json",
+                "--memory-limit",
+                "1024",  # memory_hog's MemoryError sooner
             ],
             corpus,
         ),

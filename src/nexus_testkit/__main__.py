@@ -73,6 +73,13 @@ def _parser() -> argparse.ArgumentParser:
         help="wall-clock limit of one plugin's whole contract (process isolation)",
     )
     check.add_argument(
+        "--memory-limit",
+        type=int,
+        default=2048,
+        metavar="MIB",
+        help="address space a plugin's worker process may add, in MiB (2048)",
+    )
+    check.add_argument(
         "--db-url",
         default=None,
         help="database URL for --backend=platform (default: SQLite temp file)",
@@ -114,7 +121,11 @@ def _check(args: argparse.Namespace) -> int:
                 backend=args.backend,
                 db_url=args.db_url,
             )
-            isolation = IsolationOptions(mode=args.isolation, plugin_timeout=args.plugin_timeout)
+            isolation = IsolationOptions(
+                mode=args.isolation,
+                plugin_timeout=args.plugin_timeout,
+                memory_limit=args.memory_limit * 1024 * 1024,
+            )
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_USAGE
