@@ -34,7 +34,6 @@ from nexus_testkit.isolation._procs import cmdline, descendants
 
 REPO = Path(__file__).resolve().parent.parent
 HOSTILE = REPO / "tests" / "hostile"
-CONTRACT = REPO / "tests" / "contract_plugins"
 TIMEOUT = 0.2
 #: The isolation's per-call limit for TIMEOUT: 2 * timeout + 1.
 CALL_LIMIT = "1.4"
@@ -119,9 +118,8 @@ def pattern(text: str, case: str) -> str:
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("isolation_process")
-    for case in [*CASES, "poisons_process"]:
+    for case in [*CASES, "poisons_process", "route_500"]:
         shutil.copytree(HOSTILE / case, root / case)
-    shutil.copytree(CONTRACT / "routes_get_500", root / "routes_get_500")
     return root
 
 
@@ -154,9 +152,9 @@ def runs(corpus: Path) -> dict[str, tuple[int, str, str]]:
         ),
         # Relative paths and --output: a plugin's os.chdir() must move neither.
         "poisoned": cli(
-            ["poisons_process", "routes_get_500", "--json", "--output", "poisoned.json"], corpus
+            ["poisons_process", "route_500", "--json", "--output", "poisoned.json"], corpus
         ),
-        "alone": cli(["routes_get_500", "--json"], corpus),
+        "alone": cli(["route_500", "--json"], corpus),
     }
     done = {}
     for name, process in started.items():
@@ -267,9 +265,9 @@ def test_one_plugins_process_state_does_not_change_the_next_ones_verdict(
     # poisoned sys.modules['nexus.core'] stayed in the first plugin's worker.
     # (robustness.blocking measures the machine's load as much as the plugin: left out.)
     for results in (poisoned, alone):
-        del results["routes_get_500"]["robustness.blocking"]
-    assert poisoned["routes_get_500"] == alone["routes_get_500"]
-    assert poisoned["routes_get_500"]["routes.get_ok"]["outcome"] == "failed"
+        del results["route_500"]["robustness.blocking"]
+    assert poisoned["route_500"] == alone["route_500"]
+    assert poisoned["route_500"]["routes.get_ok"]["outcome"] == "failed"
     # (The poisoner's own verdict is its business: its os.chdir("/") breaks its relative path.)
     assert (corpus / "poisoned.json").is_file()  # --output relative to the caller's directory
 
@@ -281,11 +279,11 @@ def test_pytest_contract_items_report_each_hostile_plugin_and_the_session_ends(
     pytester: pytest.Pytester, corpus: Path
 ) -> None:
     pytester.makeini(INI)
-    cases = [*FAILS, "thread_left_running", "poisons_process", "routes_get_500"]
+    cases = [*FAILS, "thread_left_running", "poisons_process", "route_500"]
     args = [f"--nexus-plugin={corpus / c}" for c in cases]
     result = pytester.runpytest(*args, f"--nexus-timeout={TIMEOUT}", "-p", "no:randomly", QUIET)
     # A dead or killed worker: 1 failed, 34 not run; memory_hog's MemoryError is an
-    # exception the contract holds (16 passed, 1 failed, 18 skipped); routes_get_500 fails 1;
+    # exception the contract holds (16 passed, 1 failed, 18 skipped); route_500 fails 1;
     # robustness.blocking is skipped everywhere.
     result.assert_outcomes(
         passed=3 * 34 - 1 + 16, failed=len(FAILS) + 1, skipped=34 * (len(FAILS) - 1) + 18 + 3
@@ -296,8 +294,8 @@ def test_pytest_contract_items_report_each_hostile_plugin_and_the_session_ends(
     result.stdout.fnmatch_lines(expected, consecutive=False)
     result.stdout.fnmatch_lines(
         [
-            "*routes_get_500 routes.get_ok (error)*",
-            "- GET /api/plugins/routes_get_500/items answered 500*",
+            "*route_500 routes.get_ok (error)*",
+            "- GET /api/plugins/route_500/ping answered 500*",
         ]
     )
     result.stdout.no_fnmatch_line("*INTERNALERROR*")
@@ -305,7 +303,7 @@ def test_pytest_contract_items_report_each_hostile_plugin_and_the_session_ends(
 
 
 def test_pytest_isolation_option_is_validated_and_inline_runs_in_process(
-    pytester: pytest.Pytester,
+    pytester: pytest.Pytester, corpus: Path
 ) -> None:
     pytester.makeini(INI)
     bad = pytester.runpytest("--nexus-isolation=thread")
@@ -315,16 +313,16 @@ def test_pytest_isolation_option_is_validated_and_inline_runs_in_process(
             "process, inline."
         ]
     )
-    good = CONTRACT / "good"
-    inline = pytester.runpytest(f"--nexus-plugin={good}", "--nexus-isolation=inline")
-    inline.assert_outcomes(passed=35)
+    good = corpus / "prints_to_stdout"
+    inline = pytester.runpytest(f"--nexus-plugin={good}", "--nexus-isolation=inline", QUIET)
+    inline.assert_outcomes(passed=34, skipped=1)
 
 
 def test_under_xdist_each_worker_forks_its_own_workers(
     pytester: pytest.Pytester, corpus: Path
 ) -> None:
     pytester.makeini(INI)
-    plugins = [f"--nexus-plugin={corpus / c}" for c in ("init_os_exit", "routes_get_500")]
+    plugins = [f"--nexus-plugin={corpus / c}" for c in ("init_os_exit", "route_500")]
     result = pytester.runpytest(*plugins, "-n", "2", "-p", "no:randomly", QUIET)
     result.assert_outcomes(passed=33, failed=2, skipped=35)
     result.stdout.fnmatch_lines(

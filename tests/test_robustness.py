@@ -274,6 +274,7 @@ CASES: dict[str, Case] = {
             "prints_secret",
             "closes_stdout",
             "poisons_process",
+            "route_500",
         )
     },
     # isolation (tests/test_isolation.py) ---------------------------------------------------
