@@ -29,8 +29,6 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -44,17 +42,10 @@ REPO = HERE.parent
 EXAMPLE = REPO / "examples" / "plugins" / "my_awesome_plugin"
 PY = sys.executable
 perf = time.perf_counter
+sys.path.insert(0, str(HERE))
 
-
-def spread(values: list[float]) -> dict[str, float]:
-    values = sorted(values)
-    median = statistics.median(values)
-    if len(values) >= 4:
-        q = statistics.quantiles(values, n=4)
-        iqr = (q[2] - q[0]) / median if median else 0.0
-    else:
-        iqr = (values[-1] - values[0]) / median if median else 0.0
-    return {"median": median, "iqr": iqr, "n": len(values)}
+import _projects  # noqa: E402
+import _stats  # noqa: E402
 
 
 def env() -> dict[str, str]:
@@ -82,27 +73,20 @@ def cli_seconds(plugins: list[Path], isolation: str, cwd: Path) -> float:
 def interleaved(
     reps: int, a: Callable[[], float], b: Callable[[], float]
 ) -> tuple[list[float], list[float]]:
-    xs: list[float] = []
-    ys: list[float] = []
-    for i in range(reps):
-        if i % 2 == 0:
-            xs.append(a())
-            ys.append(b())
-        else:
-            ys.append(b())
-            xs.append(a())
-    return xs, ys
+    """process (a) and inline (b), alternating which goes first (benchmarks/_stats.py)."""
+    times = _stats.interleaved({"process": a, "inline": b}, reps)
+    return times["process"], times["inline"]
 
 
 def pair(name: str, process: list[float], inline: list[float]) -> dict[str, Any]:
-    p, i = spread(process), spread(inline)
-    ratio = p["median"] / i["median"] if i["median"] else float("nan")
+    p, i = _stats.spread(process), _stats.spread(inline)
+    r = _stats.spread(_stats.ratios(process, inline))  # paired: drift cancels
     print(
-        f"{name:6} process {p['median']:.3f} s (IQR {p['iqr']:.0%}), inline {i['median']:.3f} s "
-        f"(IQR {i['iqr']:.0%}): {ratio:.2f}x",
+        f"{name:6} process {p['median']:.3f} s ({_stats.iqr_text(p)}), inline "
+        f"{i['median']:.3f} s ({_stats.iqr_text(i)}): {r['median']:.2f}x",
         flush=True,
     )
-    return {"process": p, "inline": i, "ratio": ratio}
+    return {"process": p, "inline": i, "ratio": r["median"], "ratios": r}
 
 
 def in_process(reps: int, work: Path) -> dict[str, Any]:
@@ -159,8 +143,10 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         ten = []
         for i in range(10):
-            target = work / f"plugin_{i}"
-            shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns("tests", "__pycache__"))
+            target = work / f"bench_awesome_{i}"
+            _projects.copy_renamed_plugin(
+                EXAMPLE, target, "my_awesome_plugin", f"bench_awesome_{i}"
+            )
             ten.append(target)
         results: dict[str, Any] = {"python": sys.version.split()[0], "cpus": os.cpu_count()}
         cold = interleaved(
