@@ -19,6 +19,10 @@ from ._helpers import (
     write_plugin,
 )
 
+# The Nexus testing guide's examples: test_guide_examples.py runs them under
+# pytester with the guide's own settings (auto mode), not this run.
+collect_ignore = ["guide_examples"]
+
 
 @pytest.fixture
 def make_plugin(tmp_path: Path) -> PluginWriter:

@@ -84,11 +84,19 @@ class TestApplication:
     __test__ = False  # a test helper, not a test class for pytest to collect
 
     def __init__(
-        self, *, plugins_dir: Path | str | None = None, near: Path | str | None = None
+        self,
+        *,
+        event_bus: TestEventBus | None = None,
+        database: TestDatabase | None = None,
+        services: RecordingServiceRegistry | None = None,
+        plugins_dir: Path | str | None = None,
+        near: Path | str | None = None,
     ) -> None:
-        self.event_bus = TestEventBus()
-        self.database = TestDatabase()
-        self.services = RecordingServiceRegistry()
+        #: Shared by every plugin; pass the guide's ``test_event_bus``/``test_db`` to use them.
+        self.event_bus = event_bus if event_bus is not None else TestEventBus()
+        self.database = database if database is not None else TestDatabase()
+        self.services = services if services is not None else RecordingServiceRegistry()
+        self._owned = (event_bus is None, database is None)
         self.hosts: dict[str, PluginHost] = {}
         self.plugins_dir = Path(plugins_dir) if plugins_dir is not None else None
         #: Where the tests' own plugin is looked for (default: the calling file's directory).
@@ -201,8 +209,11 @@ class TestApplication:
             except NexusAssertionError as exc:
                 failures.append(str(exc))
         self.hosts.clear()
-        await self.event_bus.cleanup()
-        await self.database.cleanup()
+        # Components the test passed in are the test's to clean up.
+        if self._owned[0]:
+            await self.event_bus.cleanup()
+        if self._owned[1]:
+            await self.database.cleanup()
         if failures:
             raise NexusAssertionError("\n\n".join(failures))
 
@@ -227,6 +238,7 @@ class TestClient:
 
     async def setup_with_plugin(self, plugin: Any) -> None:
         """Serve the routes of ``plugin``, a plugin a :class:`TestApplication` started."""
+        __tracebackhide__ = True
         host = _HOSTS.get(id(plugin))
         if host is None or host.plugin is not plugin:
             detail = f"setup_with_plugin() got a {type(plugin).__name__} no TestApplication started"
@@ -253,6 +265,7 @@ class TestClient:
         return list(self._app.hosts.values()) if self._app is not None else []
 
     def _route(self, method: str, path: str) -> PluginHost:
+        __tracebackhide__ = True
         hosts = self._served()
         if not hosts:
             raise NexusTestkitError(
@@ -265,11 +278,16 @@ class TestClient:
                 return host
         if bare in _APP_PATHS:
             return hosts[0]
-        mounted = ", ".join(f"{h.prefix}/..." for h in hosts)
-        raise DIVERGENCES["mount-path"].fail(f"{method} {path}; served here: {mounted}")
+        detail = f"{method} {path}; served here: " + ", ".join(f"{h.prefix}/..." for h in hosts)
+        rest = bare.lstrip("/").partition("/")[2]
+        if len(hosts) == 1 and not bare.startswith("/api/"):
+            # /my-plugin/users in the guide is the plugin's /users route.
+            detail += f"; did you mean {hosts[0].prefix}/{rest}?"
+        raise DIVERGENCES["mount-path"].fail(detail)
 
     async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """Send ``method path`` (a path from the application's root) to the plugin serving it."""
+        __tracebackhide__ = True
         host = self._route(method, path)
         headers = {**self.headers, **(kwargs.pop("headers", None) or {})}
         # An absolute URL: the host's client is based at the plugin's prefix.
@@ -278,16 +296,21 @@ class TestClient:
         )
 
     async def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        __tracebackhide__ = True
         return await self.request("GET", path, **kwargs)
 
     async def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        __tracebackhide__ = True
         return await self.request("POST", path, **kwargs)
 
     async def put(self, path: str, **kwargs: Any) -> httpx.Response:
+        __tracebackhide__ = True
         return await self.request("PUT", path, **kwargs)
 
     async def patch(self, path: str, **kwargs: Any) -> httpx.Response:
+        __tracebackhide__ = True
         return await self.request("PATCH", path, **kwargs)
 
     async def delete(self, path: str, **kwargs: Any) -> httpx.Response:
+        __tracebackhide__ = True
         return await self.request("DELETE", path, **kwargs)

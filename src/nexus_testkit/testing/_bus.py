@@ -35,6 +35,7 @@ class _Done:
 
 
 def _getitem(self: Any, key: str) -> Any:
+    __tracebackhide__ = True
     DIVERGENCES["event-subscript"].warn(f"event[{key!r}]")
     return self.data[key]
 
@@ -88,6 +89,7 @@ class TestEventBus(RecordingEventBus):
 
         ``priority`` raises :class:`NexusGuardDivergence`: the platform has none.
         """
+        __tracebackhide__ = True
         if priority is not None or options:
             given = {"priority": priority} if priority is not None else {}
             given.update(options)
@@ -100,6 +102,7 @@ class TestEventBus(RecordingEventBus):
 
     async def emit(self, event: Mapping[str, Any]) -> None:
         """Publish ``{"type": name, "data": {...}, "source": ...}`` (the guide's form)."""
+        __tracebackhide__ = True
         if not isinstance(event, Mapping) or not isinstance(event.get("type"), str):
             raise TypeError(
                 f"emit() takes a dict with a 'type' string and optional 'data' and 'source', "
@@ -116,6 +119,7 @@ class TestEventBus(RecordingEventBus):
 
     async def process_events(self) -> None:
         """Deliver queued events and return; warns, since the platform's never returns."""
+        __tracebackhide__ = True
         DIVERGENCES["process-events"].warn()
         await self.drain()
 
@@ -129,6 +133,9 @@ class TestEventBus(RecordingEventBus):
             EmittedEvent(type=e.name, data=e.data, source=e.source, timestamp=e.timestamp)
             for e in self.published
         ]
+
+    def __repr__(self) -> str:
+        return super().__repr__().replace("<RecordingEventBus", "<TestEventBus", 1)
 
     # ------------------------------------------------------------ internals
 

@@ -30,6 +30,7 @@ class Transaction:
     """
 
     def __init__(self, store: RecordingDataStore) -> None:
+        #: The adapter the committed writes go to.
         self.store = store
         self._operations: list[tuple[str, str, Any]] = []
         self._committed = False
@@ -103,11 +104,15 @@ class TestDatabase(RecordingDataStore):
             await self.clear()
             await self.disconnect()
 
+    def __repr__(self) -> str:
+        return super().__repr__().replace("<RecordingDataStore", "<TestDatabase", 1)
+
     def transaction(self) -> Transaction:
         """A transaction over this store, as ``TransactionContext(adapter)`` on the platform."""
         return Transaction(self)
 
     def _no_sql(self, call: str, query: Any) -> NoReturn:
+        __tracebackhide__ = True
         text = " ".join(str(query).split())
         if len(text) > 60:
             text = text[:57] + "..."
@@ -115,16 +120,20 @@ class TestDatabase(RecordingDataStore):
 
     async def execute(self, query: Any, *args: Any, **kwargs: Any) -> NoReturn:
         """Raises :class:`NexusGuardDivergence`: the platform's adapter runs no SQL."""
+        __tracebackhide__ = True
         self._no_sql("execute", query)
 
     async def fetch_one(self, query: Any, *args: Any, **kwargs: Any) -> NoReturn:
         """Raises :class:`NexusGuardDivergence`: the platform's adapter runs no SQL."""
+        __tracebackhide__ = True
         self._no_sql("fetch_one", query)
 
     async def fetch_all(self, query: Any, *args: Any, **kwargs: Any) -> NoReturn:
         """Raises :class:`NexusGuardDivergence`: the platform's adapter runs no SQL."""
+        __tracebackhide__ = True
         self._no_sql("fetch_all", query)
 
     async def fetch_val(self, query: Any, *args: Any, **kwargs: Any) -> NoReturn:
         """Raises :class:`NexusGuardDivergence`: the platform's adapter runs no SQL."""
+        __tracebackhide__ = True
         self._no_sql("fetch_val", query)

@@ -59,6 +59,10 @@ class Divergence(NamedTuple):
         warnings.warn(NexusGuardDivergenceWarning(self.message(detail)), stacklevel=stacklevel)
 
 
+# Shown as nexus_testkit.testing.NexusGuardDivergence in tracebacks: the name users import.
+NexusGuardDivergence.__module__ = NexusGuardDivergenceWarning.__module__ = "nexus_testkit.testing"
+
+
 def _at(section: str, line: int, file: str = GUIDE) -> str:
     return f'{file}, "{section}", line {line}'
 
@@ -78,10 +82,10 @@ DIVERGENCES: dict[str, Divergence] = {
         Divergence(
             "event-subscript",
             _at("Event Integration", 662),
-            "reads a received event as a dict (event['user_id'])",
+            "reads a received event as a dict (event[key])",
             "hands every handler a nexus.core.Event (name, data, timestamp, source, "
-            "correlation_id); event['user_id'] raises TypeError there",
-            "Read event.data['user_id'] (this event answered event[...] from event.data).",
+            "correlation_id); event[key] raises TypeError there",
+            "Read event.data[key] (this event answered event[key] from event.data).",
         ),
         Divergence(
             "process-events",
@@ -119,7 +123,7 @@ DIVERGENCES: dict[str, Divergence] = {
             "requests the plugin's routes at /my-plugin/...",
             "mounts each router of get_api_routes() at /api/plugins/{name} plus the router's "
             "own prefix; no route exists outside it",
-            "Request /api/plugins/{name}/... (the paths this app serves are listed above).",
+            "Request the plugin's routes under /api/plugins/{name}, the prefix named above.",
         ),
         Divergence(
             "transaction-bypassed",
