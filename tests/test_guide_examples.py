@@ -377,17 +377,23 @@ async def test_transaction_commits_rolls_back_and_warns_about_adapter_writes() -
         assert await db.get("a") is None  # buffered until commit
     assert await db.get("a") == 1
 
-    with pytest.raises(RuntimeError, match="forced"):
+    async def rolled_back(write: str) -> None:
         async with db.transaction() as tx:
-            await tx.set("b", 2)
+            if write == "tx":
+                await tx.set("b", 2)
+            else:
+                await db.set("c", 3)  # what a plugin's set_data does
             raise RuntimeError("forced")
+
+    with pytest.raises(RuntimeError, match="forced"):
+        await rolled_back("tx")
     assert not await db.exists("b")
 
-    with pytest.warns(NexusGuardDivergenceWarning, match=r"\[1 write\(s\) through the adapter stay\]"):  # noqa: PT031
-        with pytest.raises(RuntimeError):
-            async with db.transaction():
-                await db.set("c", 3)  # what a plugin's set_data does
-                raise RuntimeError("rollback")
+    with (
+        pytest.warns(NexusGuardDivergenceWarning, match=r"\[1 write\(s\) through the adapter stay\]"),
+        pytest.raises(RuntimeError, match="forced"),
+    ):
+        await rolled_back("adapter")
     assert await db.get("c") == 3  # as on the platform: not part of the transaction
 
 
