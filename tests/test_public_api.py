@@ -174,6 +174,20 @@ SUBPACKAGE_API = {
         "process_isolation_available",
         "shared_pool",
     ],
+    "nexus_testkit.testing": [
+        "DIVERGENCES",
+        "Divergence",
+        "EmittedEvent",
+        "IntegrationTestCase",
+        "NexusGuardDivergence",
+        "NexusGuardDivergenceWarning",
+        "PluginTestCase",
+        "TestApplication",
+        "TestClient",
+        "TestDatabase",
+        "TestEventBus",
+        "Transaction",
+    ],
     "nexus_testkit.strategies": [
         "BrokenRule",
         "InvalidConfig",
@@ -212,6 +226,7 @@ def test_top_level_names_are_the_layers_objects() -> None:
         "nexus_testkit.host, nexus_testkit.contract, nexus_testkit.strategies, "
         "nexus_testkit.isolation",
         "from nexus_testkit.backends import BACKENDS",
+        "import nexus_testkit.testing, nexus_testkit.testing.snapshots",
     ],
 )
 def test_importing_the_packages_imports_nothing_heavy(statement: str) -> None:
