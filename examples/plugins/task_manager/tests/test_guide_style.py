@@ -65,7 +65,8 @@ class TestTaskAPI:
     """Test API endpoint integration."""
 
     async def test_task_api_workflow(self, test_client, test_db):
-        response = await test_client.post(f"{PREFIX}/tasks", json={"title": "Write", "owner": "u-1"})
+        body = {"title": "Write", "owner": "u-1"}
+        response = await test_client.post(f"{PREFIX}/tasks", json=body)
         assert response.status_code == 201
         task = response.json()
         assert task["priority"] == "high"  # the configuration given to register_plugin
@@ -88,7 +89,8 @@ class TestTaskAPI:
     async def test_api_validation(self, test_client):
         response = await test_client.post(f"{PREFIX}/tasks", json={})
         assert response.status_code == 422
-        response = await test_client.post(f"{PREFIX}/tasks", json={"title": "x", "priority": "urgent"})
+        body = {"title": "x", "priority": "urgent"}
+        response = await test_client.post(f"{PREFIX}/tasks", json=body)
         assert response.status_code == 422
 
     async def test_webhook_rejects_a_wrong_token(self, test_app, test_client):
@@ -101,7 +103,9 @@ class TestTaskAPI:
 class TestTaskEvents:
     """Test event system integration."""
 
-    async def test_created_event_reaches_a_subscriber(self, plugin_instance, test_event_bus, test_client):
+    async def test_created_event_reaches_a_subscriber(
+        self, plugin_instance, test_event_bus, test_client
+    ):
         handler_called = asyncio.Event()
         received_events = []
 
