@@ -23,7 +23,7 @@ from nexus_testkit.testing import (
     TestEventBus,
 )
 
-from ._helpers import REPO, needs_platform
+from ._helpers import EXAMPLES, REPO, needs_platform
 
 GUIDE_EXAMPLES = REPO / "tests" / "guide_examples" / "my_plugin"
 
@@ -275,6 +275,42 @@ def test_test_case_bases_in_the_guides_style(pytester: pytest.Pytester) -> None:
     )
     collected.stdout.no_fnmatch_line("*PytestCollectionWarning*")
     pytester.runpytest("my_plugin/tests/test_cases.py").assert_outcomes(passed=6)
+
+
+@needs_platform
+def test_integration_test_case_runs_two_plugins_over_one_bus(pytester: pytest.Pytester) -> None:
+    _guide_project(pytester, error=True)
+    shutil.copytree(EXAMPLES / "task_manager", pytester.path / "task_manager", ignore=shutil.ignore_patterns("tests"))
+    pytester.makepyfile(
+        **{
+            "my_plugin/tests/test_together.py": """
+            from nexus_testkit.testing import IntegrationTestCase
+
+            class TestUsersAndTasks(IntegrationTestCase):
+                plugins = ["my_plugin", "task_manager"]  # the second found beside the first
+
+                async def test_shared_bus_registry_and_routes(self, test_client):
+                    assert list(self.app.hosts) == ["my_plugin", "task_manager"]
+                    assert self.app.services.has_service("task_manager.tasks")
+                    r = await test_client.post("/api/plugins/task_manager/tasks", json={"title": "t", "owner": "u-9"})
+                    assert r.status_code == 201
+                    r = await test_client.post("/api/plugins/my_plugin/users", json={"username": "ada", "email": "a@b.io"})
+                    assert r.status_code == 201
+                    # One plugin's event reaches the other's handler over the shared bus.
+                    await self.get_plugin("my_plugin").publish_event("user.deleted", {"user_id": "u-9"})
+                    tasks = (await test_client.get("/api/plugins/task_manager/tasks")).json()
+                    assert tasks == []
+                    events = await self.app.get_emitted_events()
+                    assert [(e["type"], e["source"]) for e in events] == [
+                        ("task_manager.task_created", "business.task_manager"),
+                        ("user.created", "business.my_plugin"),
+                        ("user.deleted", "business.my_plugin"),
+                        ("task_manager.task_deleted", "business.task_manager"),
+                    ]
+            """
+        }
+    )
+    pytester.runpytest("my_plugin/tests/test_together.py").assert_outcomes(passed=1)
 
 
 def test_importing_the_names_collects_nothing(pytester: pytest.Pytester) -> None:

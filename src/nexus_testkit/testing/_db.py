@@ -11,6 +11,7 @@ guide's SQL (``execute``, ``fetch_one``, ...) raises
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from types import TracebackType
 from typing import Any, NoReturn
 
@@ -88,6 +89,21 @@ class Transaction:
         self._committed = True
 
 
+def _refusing_sql(call: str) -> Callable[..., Coroutine[Any, Any, NoReturn]]:
+    """A method of the guide's SQL API that raises the ``raw-sql`` divergence."""
+
+    async def method(self: RecordingDataStore, query: Any, *args: Any, **kwargs: Any) -> NoReturn:
+        __tracebackhide__ = True
+        text = " ".join(str(query).split())
+        if len(text) > 60:
+            text = text[:57] + "..."
+        raise DIVERGENCES["raw-sql"].fail(f"{call}({text!r})")
+
+    method.__name__ = method.__qualname__ = call
+    method.__doc__ = "Raises :class:`NexusGuardDivergence`: the platform's adapter runs no SQL."
+    return method
+
+
 class TestDatabase(RecordingDataStore):
     """The guide's ``TestDatabase``: ``await db.setup()`` ... ``await db.cleanup()``."""
 
@@ -111,29 +127,7 @@ class TestDatabase(RecordingDataStore):
         """A transaction over this store, as ``TransactionContext(adapter)`` on the platform."""
         return Transaction(self)
 
-    def _no_sql(self, call: str, query: Any) -> NoReturn:
-        __tracebackhide__ = True
-        text = " ".join(str(query).split())
-        if len(text) > 60:
-            text = text[:57] + "..."
-        raise DIVERGENCES["raw-sql"].fail(f"{call}({text!r})")
-
-    async def execute(self, query: Any, *args: Any, **kwargs: Any) -> NoReturn:
-        """Raises :class:`NexusGuardDivergence`: the platform's adapter runs no SQL."""
-        __tracebackhide__ = True
-        self._no_sql("execute", query)
-
-    async def fetch_one(self, query: Any, *args: Any, **kwargs: Any) -> NoReturn:
-        """Raises :class:`NexusGuardDivergence`: the platform's adapter runs no SQL."""
-        __tracebackhide__ = True
-        self._no_sql("fetch_one", query)
-
-    async def fetch_all(self, query: Any, *args: Any, **kwargs: Any) -> NoReturn:
-        """Raises :class:`NexusGuardDivergence`: the platform's adapter runs no SQL."""
-        __tracebackhide__ = True
-        self._no_sql("fetch_all", query)
-
-    async def fetch_val(self, query: Any, *args: Any, **kwargs: Any) -> NoReturn:
-        """Raises :class:`NexusGuardDivergence`: the platform's adapter runs no SQL."""
-        __tracebackhide__ = True
-        self._no_sql("fetch_val", query)
+    execute = _refusing_sql("execute")
+    fetch_one = _refusing_sql("fetch_one")
+    fetch_all = _refusing_sql("fetch_all")
+    fetch_val = _refusing_sql("fetch_val")
