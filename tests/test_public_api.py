@@ -188,6 +188,14 @@ SUBPACKAGE_API = {
         "TestEventBus",
         "Transaction",
     ],
+    "nexus_testkit.world": [
+        "ClockError",
+        "NexusHTTP",
+        "SwallowedError",
+        "SwallowedErrors",
+        "UnmockedRequestError",
+        "VirtualClock",
+    ],
     "nexus_testkit.strategies": [
         "BrokenRule",
         "InvalidConfig",
