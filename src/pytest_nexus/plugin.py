@@ -34,6 +34,7 @@ if TYPE_CHECKING:
         RecordingEventBus,
         RecordingServiceRegistry,
     )
+    from nexus_testkit.world import NexusHTTP, VirtualClock
 
 #: What a plugin author sees: tracebacks without harness frames, the contract's
 #: summary line, async tests marked for pytest-asyncio, the platform's warnings.
@@ -47,12 +48,14 @@ pytest_plugins = [
 __all__ = [
     "nexus_app",
     "nexus_client",
+    "nexus_clock",
     "nexus_config",
     "nexus_config_store",
     "nexus_data_store",
     "nexus_event_bus",
     "nexus_host",
     "nexus_host_factory",
+    "nexus_http",
     "nexus_manifest",
     "nexus_plugin",
     "nexus_plugin_path",
@@ -70,6 +73,8 @@ HOST_OPTIONS = (
     "detect_blocking",
     "backend",
     "db_url",
+    "clock",
+    "allow_hosts",
 )
 BACKENDS = ("fake", "platform")
 FIDELITIES = ("memory", "sql")
@@ -84,7 +89,9 @@ MARKERS = (
     "nexus_host(**options): host options for this test: timeout, fidelity ('memory' or "
     "'sql'), delivery ('inline' or 'queued'), allow_handler_errors, raise_app_exceptions, "
     "allow_network, mask_logs, detect_blocking (seconds), backend ('fake' or 'platform'), "
-    "db_url.",
+    "db_url, clock ('virtual' or 'real'), allow_hosts (['localhost:9000']).",
+    "nexus_allow_errors(match=None): exceptions the plugin only logged (or handler errors "
+    "the bus allowed) do not fail this test; with match=, only those matching the pattern(s).",
     "nexus_contract: an item of the lifecycle contract (added by --nexus-plugin).",
 )
 
@@ -514,6 +521,15 @@ def _read_host_options(node: pytest.Item) -> dict[str, Any]:
                 pytrace=False,
             )
         options.update(marker.kwargs)
+    allow = node.get_closest_marker("nexus_allow_errors")
+    if allow is not None:
+        if allow.args or set(allow.kwargs) - {"match"}:
+            pytest.fail(
+                "@pytest.mark.nexus_allow_errors takes no argument or match= (a pattern or a "
+                'list of patterns), like @pytest.mark.nexus_allow_errors(match="retrying")',
+                pytrace=False,
+            )
+        options["allow_errors"] = allow.kwargs.get("match") or True
     if options["fidelity"] not in FIDELITIES:
         pytest.fail(
             f"{options['fidelity']!r} is not a valid nexus fidelity. Valid fidelities: "
@@ -571,6 +587,8 @@ _COMPONENTS = (
     "nexus_event_bus",
     "nexus_data_store",
     "nexus_services",
+    "nexus_clock",
+    "nexus_http",
 )
 
 
@@ -624,11 +642,15 @@ def _build_host(request: pytest.FixtureRequest) -> PluginHost:
     for given, applied in (
         ("event_bus", ("delivery", "allow_handler_errors")),
         ("data_store", ("fidelity", "db_url")),
+        ("http", ("allow_hosts",)),
     ):
         if given in components:
             for key in applied:
                 options.pop(key, None)
-    return PluginHost(path, manifest=manifest, **components, **options)
+    try:
+        return PluginHost(path, manifest=manifest, **components, **options)
+    except ValueError as exc:  # an option's value: one message, no harness traceback
+        _fail_on(exc)
 
 
 def _wanted_components(request: pytest.FixtureRequest) -> list[str]:
@@ -791,6 +813,46 @@ def nexus_services(request: pytest.FixtureRequest) -> RecordingServiceRegistry:
     if host is not None:
         return host.services
     return make_services(_host_options(request.node)["backend"])
+
+
+@pytest.fixture
+def nexus_clock(request: pytest.FixtureRequest) -> VirtualClock:
+    """The test's virtual clock: ``await nexus_clock.advance(900)`` runs what falls due.
+
+    The host enters it when it starts (every host has one unless the test is
+    marked ``@pytest.mark.nexus_host(clock="real")``).
+    """
+    from nexus_testkit.world import VirtualClock
+
+    host = _running_host(request)
+    if host is not None and host.clock is not None:
+        return host.clock
+    if _host_options(request.node).get("clock", "virtual") == "real":
+        pytest.fail(
+            'nexus_clock is the virtual clock, and this test is marked nexus_host(clock="real"); '
+            "remove one of the two",
+            pytrace=False,
+        )
+    return VirtualClock()
+
+
+@pytest.fixture
+def nexus_http(request: pytest.FixtureRequest) -> NexusHTTP:
+    """Fakes for the plugin's outbound httpx requests: ``nexus_http.get(url).respond(...)``.
+
+    Strict: a request no route matches, and a route never requested (unless
+    ``optional=True``), fail the test at teardown.  ``allow_hosts`` of
+    ``@pytest.mark.nexus_host`` lets requests to real local servers through.
+    """
+    from nexus_testkit.world import NexusHTTP
+
+    host = _running_host(request)
+    if host is not None and host.http is not None:
+        return host.http
+    try:
+        return NexusHTTP(allow_hosts=_host_options(request.node).get("allow_hosts", ()))
+    except ValueError as exc:
+        _fail_on(exc)
 
 
 @pytest_asyncio.fixture

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -44,6 +44,7 @@ from ..fakes._config import ConfigStore
 from ..fakes._services import RecordingServiceRegistry
 from ..fakes._store import RecordingDataStore
 from ..manifest._load import Manifest, load_manifest
+from ..world._world import OutsideWorld
 from ._blocking import Block, BlockingMonitor
 from ._loader import LoadedPlugin, import_plugin, plugin_frames, resolved_directory
 from ._network import network_guard
@@ -52,6 +53,9 @@ from ._tasks import TaskTracker, TrackedTask
 if TYPE_CHECKING:
     import httpx
     from fastapi import FastAPI
+
+    from ..world._clock import VirtualClock
+    from ..world._http import NexusHTTP
 
 __all__ = ["DEFAULT_TIMEOUT", "HostFactory", "Leftovers", "PluginHost"]
 
@@ -215,6 +219,12 @@ class PluginHost:
     stores).  ``timeout`` bounds ``initialize()``, ``shutdown()`` and each
     async event handler.  ``raise_app_exceptions=False`` turns an exception in
     a route into a 500 response instead of raising in the test.
+
+    The plugin's outside world (:mod:`nexus_testkit.world`): ``clock``
+    (``"virtual"``, the default, ``"real"`` or a shared ``VirtualClock``) is
+    ``host.clock``; ``http`` (built when the network is blocked, with
+    ``allow_hosts``) is ``host.http``; exceptions the plugin only logged fail
+    :meth:`verify` unless ``allow_errors`` (``True`` or patterns) allows them.
     """
 
     def __init__(
@@ -237,6 +247,10 @@ class PluginHost:
         detect_blocking: float | None = None,
         backend: str = "fake",
         db_url: str | None = None,
+        clock: str | VirtualClock = "virtual",
+        http: NexusHTTP | None = None,
+        allow_hosts: Sequence[str] = (),
+        allow_errors: bool | str | Sequence[str] = False,
     ) -> None:
         if timeout is not None and not timeout > 0:
             raise ValueError(
@@ -276,6 +290,15 @@ class PluginHost:
         self.event_bus.masker.add(secrets)
         self.data_store.masker.add(secrets)
         self.services = services or make_services(backend)
+        self.world = OutsideWorld(
+            clock=clock,
+            http=http,
+            allow_hosts=allow_hosts,
+            allow_errors=allow_errors,
+            allow_network=allow_network,
+            prefer=self._prefer,
+        )
+        self.world.add_bus(self.event_bus)
 
         self.plugin: Any = None
         self.loaded: LoadedPlugin | None = None
@@ -313,6 +336,16 @@ class PluginHost:
     def closed(self) -> bool:
         """True once the host was closed (or if it never started)."""
         return self._closed or not self._started
+
+    @property
+    def clock(self) -> VirtualClock | None:
+        """The virtual clock (``None`` with ``clock="real"``); running once the host started."""
+        return self.world.clock
+
+    @property
+    def http(self) -> NexusHTTP | None:
+        """The HTTP fakes answering the plugin's httpx requests (``None`` with the network on)."""
+        return self.world.http
 
     @property
     def client(self) -> httpx.AsyncClient:
@@ -359,6 +392,7 @@ class PluginHost:
             self._monitor = BlockingMonitor(self.detect_blocking, prefer=(self._prefer,))
             await self._monitor.__aenter__()
         try:
+            self.world.enter()
             if not self.data_store.connected:
                 await self.data_store.connect()
             self._tracker.paused += 1
@@ -405,12 +439,13 @@ class PluginHost:
         in ``host.leftovers.notes()``.
         """
         problems = self.leftovers.errors()
+        world = self.world.problems()
         bus_error: NexusAssertionError | None = None
         try:
             self.event_bus.verify()
         except NexusAssertionError as exc:
             bus_error = exc
-        if not problems and bus_error is None:
+        if not problems and bus_error is None and not world:
             return
         parts = []
         if problems:
@@ -422,6 +457,7 @@ class PluginHost:
             )
         if bus_error is not None:
             parts.append(str(bus_error))
+        parts += world
         raise NexusAssertionError(self.masker("\n\n".join(parts)))
 
     def describe_recorded(self) -> str:
@@ -687,6 +723,7 @@ class PluginHost:
         # The process-wide state a host changes, undone synchronously so that
         # abandon() can do it for a host nobody closed.
         self._tracker.uninstall()
+        self.world.exit()
         self._detach_logs()
         if self._network_guarded:
             self._network_guarded = False

@@ -104,6 +104,9 @@ class VirtualClock:
             raise ValueError(f"max_wakeups must be at least 1, got {max_wakeups!r}")
         if not thread_wait > 0:
             raise ValueError(f"thread_wait must be a positive number, got {thread_wait!r}")
+        # Imported here, outside the test's event loop (a C extension and dateutil).
+        import time_machine  # noqa: F401
+
         self.max_wakeups = max_wakeups
         self.thread_wait = thread_wait
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -162,7 +165,7 @@ class VirtualClock:
                 f"the virtual clock needs asyncio's own event loop, not {type(loop).__name__}; "
                 "use the real clock for this test (@pytest.mark.nexus_host(clock='real'))"
             )
-        import time_machine
+        import time_machine  # imported by __init__ already: only a lookup here
 
         self._loop = loop
         self._depth = 1

@@ -87,6 +87,7 @@ class _Router(respx.MockRouter):
         return bool(routers) and routers[-1] is self
 
     def resolve(self, request: httpx.Request) -> Any:
+        __tracebackhide__ = True
         try:
             return super().resolve(request)
         except AllMockedAssertionError:
@@ -94,6 +95,7 @@ class _Router(respx.MockRouter):
             return self.owner._passthrough.resolve(request)
 
     async def aresolve(self, request: httpx.Request) -> Any:
+        __tracebackhide__ = True
         try:
             return await super().aresolve(request)
         except AllMockedAssertionError:
@@ -210,6 +212,7 @@ class NexusHTTP:
 
     def _miss(self, request: httpx.Request, last: bool) -> None:
         """Return for a request to let through (an allowed host), else raise."""
+        __tracebackhide__ = True
         if self._allowed(request):
             return
         if not last:
