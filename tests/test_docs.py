@@ -20,7 +20,7 @@ def _blocks(page: str) -> list[str]:
 
 
 @needs_platform
-@pytest.mark.parametrize("page", ["fixtures.md", "property-testing.md"])
+@pytest.mark.parametrize("page", ["fixtures.md", "property-testing.md", "time-http-errors.md"])
 def test_every_example_runs(pytester: pytest.Pytester, page: str) -> None:
     plugin = pytester.path / "my_awesome_plugin"
     shutil.copytree(EXAMPLES / "my_awesome_plugin", plugin, ignore=shutil.ignore_patterns("tests"))

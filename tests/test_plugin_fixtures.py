@@ -527,7 +527,7 @@ def test_bad_host_marker_option(project: pytest.Pytester) -> None:
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
         [
-            "@pytest.mark.nexus_host got 'timout'; valid options: timeout, fidelity, delivery, allow_handler_errors, raise_app_exceptions, allow_network, mask_logs, detect_blocking, backend, db_url, allow_undeclared."
+            "@pytest.mark.nexus_host got 'timout'; valid options: timeout, fidelity, delivery, allow_handler_errors, raise_app_exceptions, allow_network, mask_logs, detect_blocking, backend, db_url, allow_undeclared, clock, allow_hosts, allow_errors."
         ]
     )
 

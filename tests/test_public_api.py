@@ -226,6 +226,38 @@ SUBPACKAGE_API = {
         "report_text",
         "run_contract",
     ],
+    "nexus_testkit.isolation": [
+        "ISOLATION_MODES",
+        "IsolationError",
+        "IsolationOptions",
+        "WorkerPool",
+        "check_plugin",
+        "close_shared_pool",
+        "process_isolation_available",
+        "shared_pool",
+    ],
+    "nexus_testkit.testing": [
+        "DIVERGENCES",
+        "Divergence",
+        "EmittedEvent",
+        "IntegrationTestCase",
+        "NexusGuardDivergence",
+        "NexusGuardDivergenceWarning",
+        "PluginTestCase",
+        "TestApplication",
+        "TestClient",
+        "TestDatabase",
+        "TestEventBus",
+        "Transaction",
+    ],
+    "nexus_testkit.world": [
+        "ClockError",
+        "NexusHTTP",
+        "SwallowedError",
+        "SwallowedErrors",
+        "UnmockedRequestError",
+        "VirtualClock",
+    ],
     "nexus_testkit.strategies": [
         "BrokenRule",
         "InvalidConfig",
@@ -261,8 +293,10 @@ def test_top_level_names_are_the_layers_objects() -> None:
     [
         "import nexus_testkit",
         "import nexus_testkit.manifest, nexus_testkit.fakes, nexus_testkit.backends, "
-        "nexus_testkit.host, nexus_testkit.contract, nexus_testkit.strategies",
+        "nexus_testkit.host, nexus_testkit.contract, nexus_testkit.strategies, "
+        "nexus_testkit.isolation",
         "from nexus_testkit.backends import BACKENDS",
+        "import nexus_testkit.testing, nexus_testkit.testing.snapshots",
     ],
 )
 def test_importing_the_packages_imports_nothing_heavy(statement: str) -> None:

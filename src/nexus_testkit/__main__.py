@@ -9,7 +9,6 @@ plugin.py); the other plugins of the run are still checked.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -45,6 +44,27 @@ def _parser() -> argparse.ArgumentParser:
         help="fake (default) or platform: nexus-platform's own components",
     )
     check.add_argument(
+        "--isolation",
+        choices=("process", "inline"),
+        default="process",
+        help="process (default): each plugin in a worker process of its own; inline: in "
+        "this process (to debug with a debugger)",
+    )
+    check.add_argument(
+        "--plugin-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="wall-clock limit of one plugin's whole contract (process isolation)",
+    )
+    check.add_argument(
+        "--memory-limit",
+        type=int,
+        default=2048,
+        metavar="MIB",
+        help="address space a plugin's worker process may add, in MiB (2048)",
+    )
+    check.add_argument(
         "--db-url",
         default=None,
         help="database URL for --backend=platform (default: SQLite temp file)",
@@ -59,41 +79,54 @@ def _write(path: str | None, text: str) -> None:
         Path(path).write_text(text + "\n")
 
 
-async def _check(args: argparse.Namespace) -> int:
-    from ._errors import NexusOptionsError
-    from ._settings import contract_options, parse_examples, parse_skips
-    from .contract._report import report_json, report_text
-    from .contract._runner import PluginReport, run_contract
-    from .host._discovery import plugin_dir_problem
-    from .host._options import HostOptions
+def _check(args: argparse.Namespace) -> int:
+    from .isolation import IsolationError, IsolationOptions, WorkerPool, check_plugin
 
-    try:
-        host = HostOptions.from_text(
-            {"timeout": args.timeout, "backend": args.backend, "db_url": args.db_url},
-            {"timeout": "--timeout", "backend": "--backend", "db_url": "--db-url"},
-        )
-        options = contract_options(
-            timeout=host.timeout,
-            skip=parse_skips(("--skip", text) for text in args.skip),
-            examples=parse_examples("--examples", args.examples),
-            backend=host.backend,
-            db_url=host.db_url,
-        )
-    except NexusOptionsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    reports: list[PluginReport] = []
-    errors: list[dict[str, Any]] = []
-    for raw in args.paths:
-        path = Path(raw)
-        problem = plugin_dir_problem(path)
-        if problem:
-            errors.append({"path": str(path), "error": f"{path}: {problem}"})
-            print(f"error: {path}: {problem}", file=sys.stderr)
-            continue
-        reports.append(await run_contract(path, options))
-        # Written after each plugin: a run that dies halfway leaves a valid report.
-        _write(args.output, report_json(reports, errors))
+    with WorkerPool() as pool:
+        if args.isolation == "process":
+            pool.start()  # the server imports while this process does
+        from ._settings import contract_options, parse_examples, parse_skips
+        from .contract._report import report_json, report_text
+        from .contract._runner import PluginReport
+        from .host._discovery import plugin_dir_problem
+        from .host._options import HostOptions
+
+        try:
+            host = HostOptions.from_text(
+                {"timeout": args.timeout, "backend": args.backend, "db_url": args.db_url},
+                {"timeout": "--timeout", "backend": "--backend", "db_url": "--db-url"},
+            )
+            options = contract_options(
+                timeout=host.timeout,
+                skip=parse_skips(("--skip", text) for text in args.skip),
+                examples=parse_examples("--examples", args.examples),
+                backend=host.backend,
+                db_url=host.db_url,
+            )
+            isolation = IsolationOptions(
+                mode=args.isolation,
+                plugin_timeout=args.plugin_timeout,
+                memory_limit=args.memory_limit * 1024 * 1024,
+            )
+        except ValueError as exc:  # NexusOptionsError is one
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        reports: list[PluginReport] = []
+        errors: list[dict[str, Any]] = []
+        for raw in args.paths:
+            path = Path(raw)
+            problem = plugin_dir_problem(path)
+            if problem:
+                errors.append({"path": str(path), "error": f"{path}: {problem}"})
+                print(f"error: {path}: {problem}", file=sys.stderr)
+                continue
+            try:
+                reports.append(check_plugin(path, options, isolation, pool=pool))
+            except IsolationError as exc:
+                print(f"error: {exc}\n(--isolation inline checks in this process)", file=sys.stderr)
+                return EXIT_USAGE
+            # Written after each plugin: a run that dies halfway leaves a valid report.
+            _write(args.output, report_json(reports, errors))
     _write(args.output, report_json(reports, errors))
     if args.json:
         print(report_json(reports, errors))
@@ -116,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for c in CHECKS:
                 print(f"{c.id:34} {c.severity:8} {c.description}")
         return EXIT_OK
-    return asyncio.run(_check(args))
+    return _check(args)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._errors import PluginTimeoutError
 from ._frames import HARNESS_DIR
+from ._realtime import real_call_later, wait_real
 
 if TYPE_CHECKING:
     from .host._tasks import TaskTracker
@@ -127,7 +128,9 @@ class Deadline:
     async def __aenter__(self) -> Deadline:
         if self.timeout is not None:
             self._task = asyncio.current_task()
-            self._handle = asyncio.get_running_loop().call_later(self.timeout, self._expire)
+            # Real seconds, also while a virtual clock moves the loop's time.
+            loop = asyncio.get_running_loop()
+            self._handle = real_call_later(loop, self.timeout, self._expire)
         return self
 
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
@@ -187,7 +190,7 @@ async def run_with_timeout(
             tracker.paused -= 1
     task.set_name(f"nexus-testkit: {what}")
     try:
-        done, _ = await asyncio.wait({task}, timeout=timeout)
+        done = await wait_real(task, timeout)
     except asyncio.CancelledError:
         task.cancel()
         raise
@@ -195,7 +198,7 @@ async def run_with_timeout(
         stuck_at = where_waiting(task, prefer)
         task.cancel()
         # A hostile coroutine may swallow the cancellation: give it a moment, no more.
-        await asyncio.wait({task}, timeout=0.5)
+        await wait_real(task, 0.5)
         assert timeout is not None
         if not task.done():
             # Still running: closing the coroutine keeps it from hanging the loop's

@@ -8,7 +8,6 @@ loop); each item then reports its check's outcome.
 
 from __future__ import annotations
 
-import asyncio
 import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -18,7 +17,8 @@ import pytest
 
 from nexus_testkit._errors import NexusContractWarning
 from nexus_testkit.contract._checks import CHECKS, Check
-from nexus_testkit.contract._runner import ContractOptions, PluginReport, run_contract
+from nexus_testkit.contract._runner import ContractOptions, PluginReport
+from nexus_testkit.isolation import IsolationError, IsolationOptions, check_plugin, shared_pool
 
 from ._tracebacks import MessageRepr
 
@@ -27,17 +27,27 @@ __all__ = ["ContractFailure", "NexusContractWarning", "contract_items", "contrac
 _reports: dict[tuple[Any, ...], PluginReport] = {}
 
 
-def _report(path: Path, options: ContractOptions) -> PluginReport:
+def _report(path: Path, options: ContractOptions, isolation: IsolationOptions) -> PluginReport:
     key = (
         path.resolve(),
         options.timeout,
         tuple(sorted(options.skip.items())),
         options.examples,
         options.blocking_threshold,
+        isolation,
     )
     report = _reports.get(key)
     if report is None:
-        report = asyncio.run(run_contract(path, options))
+        # process: a worker of this process's pool (one per pytest-xdist worker).
+        try:
+            report = check_plugin(path, options, isolation)
+        except IsolationError as exc:  # the fork server, not the plugin
+            report = PluginReport(
+                path,
+                None,
+                [],
+                error=f"{exc} (--nexus-isolation=inline runs the contract in the pytest process)",
+            )
         _reports[key] = report
     return report
 
@@ -77,17 +87,31 @@ class ContractItem(pytest.Item):
     """One check of one plugin."""
 
     def __init__(
-        self, *, check: Check, plugin_dir: Path, options: ContractOptions, strict: bool, **kw: Any
+        self,
+        *,
+        check: Check,
+        plugin_dir: Path,
+        options: ContractOptions,
+        strict: bool,
+        isolation: IsolationOptions,
+        **kw: Any,
     ) -> None:
         super().__init__(**kw)
         self.check = check
         self.plugin_dir = plugin_dir
         self.options = options
         self.strict = strict
+        self.isolation = isolation
         self.add_marker(pytest.mark.nexus_contract)
 
     def runtest(self) -> None:
-        _outcome(_report(self.plugin_dir, self.options), self.check, self.strict)
+        report = _report(self.plugin_dir, self.options, self.isolation)
+        # Shown with a failure, as pytest shows captured output.
+        for stream, text in report.output.items():
+            self.add_report_section("call", f"plugin {stream}", text)
+        if report.notes:
+            self.add_report_section("call", "isolation", "\n".join(report.notes))
+        _outcome(report, self.check, self.strict)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, ContractFailure):
@@ -103,12 +127,19 @@ class ContractFile(pytest.File):
     """The checks of one plugin directory (node id ``<dir>/manifest.json::<check id>``)."""
 
     def __init__(
-        self, *, plugin_dir: Path, options: ContractOptions, strict: bool, **kw: Any
+        self,
+        *,
+        plugin_dir: Path,
+        options: ContractOptions,
+        strict: bool,
+        isolation: IsolationOptions,
+        **kw: Any,
     ) -> None:
         super().__init__(**kw)
         self.plugin_dir = plugin_dir
         self.options = options
         self.strict = strict
+        self.isolation = isolation
         # -k <plugin directory name> selects a plugin's checks.
         self.keywords[plugin_dir.name] = True
 
@@ -121,12 +152,21 @@ class ContractFile(pytest.File):
                 plugin_dir=self.plugin_dir,
                 options=self.options,
                 strict=self.strict,
+                isolation=self.isolation,
             )
 
 
 def contract_items(
-    session: pytest.Session, plugins: list[Path], options: ContractOptions, strict: bool
+    session: pytest.Session,
+    plugins: list[Path],
+    options: ContractOptions,
+    strict: bool,
+    *,
+    isolation: IsolationOptions | None = None,
 ) -> list[pytest.Item]:
+    isolation = isolation or IsolationOptions()
+    if plugins and isolation.mode == "process":
+        shared_pool().start()  # the fork server imports while pytest collects
     items: list[pytest.Item] = []
     for plugin_dir in plugins:
         manifest = (plugin_dir / "manifest.json").absolute()
@@ -141,6 +181,7 @@ def contract_items(
             plugin_dir=plugin_dir,
             options=options,
             strict=strict,
+            isolation=isolation,
         )
         collected = list(node.collect())
         # Through the collection hooks, so the terminal's "collected N items" counts them.
@@ -160,6 +201,7 @@ def contract_tests(
     strict: bool = False,
     timeout: float = 5.0,
     examples: int = 25,
+    isolation: str = "process",
 ) -> type:
     """A test class running the contract against ``plugin_dir``, one test per check.
 
@@ -170,7 +212,9 @@ def contract_tests(
         TestContract = contract_tests("plugins/my_plugin", skip={"routes.get_ok": "needs auth"})
 
     A relative ``plugin_dir`` is taken from the current directory, then from
-    the directory of the calling module.
+    the directory of the calling module.  ``isolation="process"`` (default)
+    runs the contract in a worker process of its own; ``"inline"`` in the
+    test process, for a debugger.
     """
     import inspect
 
@@ -181,12 +225,13 @@ def contract_tests(
         if candidate.exists():
             path = candidate
     options = ContractOptions(timeout=timeout, skip=dict(skip or {}), examples=examples)
+    isolation_options = IsolationOptions(mode=isolation)  # type: ignore[arg-type]
 
     @pytest.mark.parametrize("check", CHECKS, ids=[c.id for c in CHECKS])
     def test_contract(self: object, check: Check) -> None:
         __tracebackhide__ = True
         try:
-            _outcome(_report(path, options), check, strict)
+            _outcome(_report(path, options, isolation_options), check, strict)
         except ContractFailure as exc:
             pytest.fail(f"{exc}\nFix: {check.fix}", pytrace=False)
 

@@ -33,16 +33,19 @@ if TYPE_CHECKING:
         RecordingEventBus,
         RecordingServiceRegistry,
     )
+    from nexus_testkit.world import NexusHTTP, VirtualClock
 
 __all__ = [
     "nexus_app",
     "nexus_client",
+    "nexus_clock",
     "nexus_config",
     "nexus_config_store",
     "nexus_data_store",
     "nexus_event_bus",
     "nexus_host",
     "nexus_host_factory",
+    "nexus_http",
     "nexus_manifest",
     "nexus_plugin",
     "nexus_plugin_path",
@@ -152,6 +155,42 @@ def nexus_services(request: pytest.FixtureRequest) -> RecordingServiceRegistry:
     return services
 
 
+@pytest.fixture
+def nexus_clock(request: pytest.FixtureRequest) -> VirtualClock:
+    """The test's virtual clock: ``await nexus_clock.advance(900)`` runs what falls due.
+
+    The test's host runs on it (every host has a virtual clock unless the test
+    is marked ``@pytest.mark.nexus_host(clock="real")``).
+    """
+    from nexus_testkit.world import VirtualClock
+
+    if host_options(request.node).clock == "real":
+        pytest.fail(
+            'nexus_clock is the virtual clock, and this test is marked nexus_host(clock="real"); '
+            "remove one of the two",
+            pytrace=False,
+        )
+    return VirtualClock()
+
+
+@pytest.fixture
+def nexus_http(request: pytest.FixtureRequest) -> NexusHTTP:
+    """Fakes for the plugin's outbound httpx requests: ``nexus_http.get(url).respond(...)``.
+
+    Strict: a request no route matches, and a route never requested (unless
+    ``optional=True``), fail the test at teardown.  ``allow_hosts`` of
+    ``@pytest.mark.nexus_host`` lets requests to real local servers through.
+    """
+    from nexus_testkit.world import NexusHTTP
+
+    return NexusHTTP(allow_hosts=host_options(request.node).allow_hosts)
+
+
+#: Components a host takes only when the test asks for them: every host has a
+#: clock and HTTP fakes of its own otherwise, and clock="real" has no clock.
+_OPTIONAL_COMPONENTS = (("clock", "nexus_clock"), ("http", "nexus_http"))
+
+
 @pytest_asyncio.fixture
 async def nexus_host(
     request: pytest.FixtureRequest,
@@ -169,6 +208,11 @@ async def nexus_host(
     """
     from nexus_testkit import NexusTestkitError, PluginHost
 
+    optional = {
+        keyword: request.getfixturevalue(fixture)
+        for keyword, fixture in _OPTIONAL_COMPONENTS
+        if fixture in request.fixturenames
+    }
     host = PluginHost(
         nexus_plugin_path,
         host_options(request.node),
@@ -177,6 +221,7 @@ async def nexus_host(
         event_bus=nexus_event_bus,
         data_store=nexus_data_store,
         services=nexus_services,
+        **optional,
     )
     track(request.node, host)
     try:

@@ -31,8 +31,10 @@ MARKERS = (
     "nexus_host(**options): host options for this test (nexus_testkit.HostOptions): timeout, "
     "fidelity ('memory' or 'sql'), delivery ('inline' or 'queued'), allow_handler_errors, "
     "raise_app_exceptions, allow_network, mask_logs, detect_blocking (seconds), backend "
-    "('fake' or 'platform'), db_url, allow_undeclared; markers of all levels merge, the "
-    "closest wins per key.",
+    "('fake' or 'platform'), db_url, allow_undeclared, clock ('virtual' or 'real'), "
+    "allow_hosts (['localhost:9000']); markers of all levels merge, the closest wins per key.",
+    "nexus_allow_errors(match=None): exceptions the plugin only logged (or handler errors "
+    "the bus allowed) do not fail this test; with match=, only those matching the pattern(s).",
     "nexus_contract: an item of the lifecycle contract (added by --nexus-plugin).",
 )
 
@@ -70,6 +72,15 @@ def host_options(node: pytest.Item) -> HostOptions:
         from nexus_testkit import NexusOptionsError
 
         changes = _merged(node, "nexus_host", "@pytest.mark.nexus_host(timeout=1)")
+        allow = node.get_closest_marker("nexus_allow_errors")
+        if allow is not None:
+            if allow.args or set(allow.kwargs) - {"match"}:
+                pytest.fail(
+                    "@pytest.mark.nexus_allow_errors takes no argument or match= (a pattern or "
+                    'a list of patterns), like @pytest.mark.nexus_allow_errors(match="retrying")',
+                    pytrace=False,
+                )
+            changes["allow_errors"] = allow.kwargs.get("match") or True
         try:
             options = settings_of(node).options.replace("@pytest.mark.nexus_host", **changes)
         except NexusOptionsError as exc:

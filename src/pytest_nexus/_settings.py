@@ -32,6 +32,8 @@ class Settings:
     skip: dict[str, str] = field(default_factory=dict)
     strict: bool = False
     examples: int = 25
+    #: How contract plugins run (``nexus_testkit.isolation.IsolationOptions``).
+    isolation: Any = None
 
     def contract_options(self) -> Any:
         from nexus_testkit._settings import contract_options
@@ -59,12 +61,15 @@ class Settings:
             return cls._from_config(config)
         except NexusOptionsError as exc:
             raise pytest.UsageError(str(exc)) from None
+        except ValueError as exc:  # the isolation options' own
+            raise pytest.UsageError(f"--nexus-isolation: {exc}") from None
 
     @classmethod
     def _from_config(cls, config: pytest.Config) -> Settings:
         from nexus_testkit._settings import parse_examples, parse_skips
         from nexus_testkit.host._discovery import discover_plugins
         from nexus_testkit.host._options import HostOptions
+        from nexus_testkit.isolation import IsolationOptions  # light: no heavy import
 
         values: dict[str, str | None] = {}
         origins: dict[str, str] = {}
@@ -93,6 +98,11 @@ class Settings:
             skip=skip,
             strict=bool(config.getoption("nexus_strict")),
             examples=parse_examples("--nexus-examples", config.getoption("nexus_examples")),
+            isolation=IsolationOptions(
+                mode=config.getoption("nexus_isolation")
+                or config.getini("nexus_isolation")
+                or "process"
+            ),
         )
         if skip:  # the check ids are the contract's to validate
             settings.contract_options()
@@ -100,9 +110,10 @@ class Settings:
 
 
 _OPTIONS = (
-    "plugin", "timeout", "fidelity", "strict", "skip", "examples", "backend", "db_url"
+    "plugin", "timeout", "fidelity", "strict", "skip", "examples", "backend", "db_url",
+    "isolation",
 )  # fmt: skip
-_INI = ("backend", "db_url", "skip", "plugins", "timeout", "fidelity")
+_INI = ("backend", "db_url", "skip", "plugins", "timeout", "fidelity", "isolation")
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
 

@@ -105,9 +105,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="database URL for --nexus-backend=platform, e.g. "
         "postgresql+asyncpg://user:pass@127.0.0.1/db (each test starts from an empty store).",
     )
+    group.addoption(
+        "--nexus-isolation",
+        default=None,
+        metavar="MODE",
+        help="process (default): each contract plugin runs in a worker process of its own, "
+        "under hard time and memory limits; inline: in the pytest process (to use a debugger).",
+    )
     # Empty defaults: the library's own apply (HostOptions), and an unset key
     # is what lets a run that uses no nexus option skip loading them at all.
     parser.addini("nexus_backend", default="", help="default of --nexus-backend (fake).")
+    parser.addini("nexus_isolation", default="", help="default of --nexus-isolation (process).")
     parser.addini("nexus_db_url", default="", help="default of --nexus-db-url.")
     parser.addini(
         "nexus_skip",
@@ -168,6 +176,10 @@ def pytest_collection_modifyitems(
 
         items.extend(
             contract_items(
-                session, settings.contract_plugins, settings.contract_options(), settings.strict
+                session,
+                settings.contract_plugins,
+                settings.contract_options(),
+                settings.strict,
+                isolation=settings.isolation,
             )
         )

@@ -8,6 +8,8 @@ A business plugin keeping tasks in the plugin's data store:
 - configuration is validated in initialize(), which refuses bad values;
 - tasks of a deleted user are removed when "user.deleted" arrives;
 - a small background task refreshes a stats snapshot under the data key "stats";
+- with notify_url configured, a completed task is also POSTed to that URL (httpx);
+  a failed call is logged and does not fail the completion;
 - shutdown() cancels that task, unsubscribes its handler and unregisters its service.
 """
 
@@ -108,6 +110,7 @@ class Settings:
     notify_on_complete: bool
     stats_refresh_seconds: float
     webhook_token: Optional[str]
+    notify_url: Optional[str] = None
 
 
 def _is_int(value: Any) -> bool:
@@ -304,6 +307,8 @@ class TaskManagerPlugin(BasePlugin):
                         "completed_at": task["completed_at"],
                     },
                 )
+            if self.settings.notify_url:
+                await self._notify_completed(task)
             return task
 
         @router.delete("/tasks/{task_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -411,7 +416,14 @@ class TaskManagerPlugin(BasePlugin):
             raise ConfigurationError(
                 f"webhook_token must be a string of at least {MIN_TOKEN_LENGTH} characters"
             )
-        return Settings(max_tasks, default_priority, notify, float(refresh), token or None)
+        notify_url = await self.get_config("notify_url")
+        if notify_url is not None and (
+            not isinstance(notify_url, str) or not notify_url.startswith(("http://", "https://"))
+        ):
+            raise ConfigurationError(f"notify_url must be an http(s) URL, got {notify_url!r}")
+        return Settings(
+            max_tasks, default_priority, notify, float(refresh), token or None, notify_url
+        )
 
     # -- storage -------------------------------------------------------------------------
 
@@ -525,6 +537,18 @@ class TaskManagerPlugin(BasePlugin):
                 self.last_stats = snapshot
             except Exception as e:  # a store hiccup must not end the refresher
                 self.logger.warning("Stats refresh failed: %s: %s", type(e).__name__, e)
+
+    async def _notify_completed(self, task: Dict[str, Any]) -> None:
+        """POST a completed task to notify_url; a failure is logged, the completion stands."""
+        import httpx  # only plugins that notify need it
+
+        url = self.settings.notify_url
+        try:
+            async with httpx.AsyncClient(timeout=5.0) as client:
+                response = await client.post(url, json={"event": "task_completed", "task": task})
+                response.raise_for_status()
+        except Exception:  # a notification must never fail the completion itself
+            self.logger.error("Notifying %s of task %s failed", url, task["id"], exc_info=True)
 
     @staticmethod
     def _not_found(task_id: str) -> HTTPException:

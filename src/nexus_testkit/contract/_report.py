@@ -41,6 +41,10 @@ def report_text(reports: Sequence[PluginReport], *, verbose: bool = False) -> st
             label = _LABELS[result.outcome]
             text = f"{result.check}: {result.message}" if result.message else result.check
             lines.append(f"  {label} {_indent(text, ' ' * 11)}")
+        lines.extend(f"  note: {_indent(note, ' ' * 8)}" for note in report.notes)
+        for stream, text in report.output.items():
+            lines.append(f"  {stream} of the plugin:")
+            lines.extend(f"    | {line}" for line in text.splitlines())
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
 

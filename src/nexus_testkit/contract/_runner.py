@@ -137,6 +137,27 @@ class CheckResult:
             "message": self.message,
         }
 
+    @classmethod
+    def from_json(cls, document: Any) -> CheckResult:
+        """The inverse of :meth:`to_json`; ValueError for anything else."""
+        if not isinstance(document, dict) or set(document) != {
+            "check",
+            "severity",
+            "outcome",
+            "message",
+        }:
+            raise ValueError(f"not a check result: {document!r:.200}")
+        if not all(isinstance(v, str) for v in document.values()) or document["outcome"] not in (
+            "passed",
+            "failed",
+            "warning",
+            "skipped",
+        ):
+            raise ValueError(f"not a check result: {document!r:.200}")
+        return cls(
+            document["check"], document["severity"], document["outcome"], document["message"]
+        )
+
 
 @dataclass
 class PluginReport:
@@ -148,6 +169,11 @@ class PluginReport:
     duration: float = 0.0
     #: Set when the contract run itself could not finish (a harness failure).
     error: str | None = None
+    #: What the plugin wrote to ``"stdout"`` / ``"stderr"`` in its worker process
+    #: (capped, masked); empty when it wrote nothing or ran inline.
+    output: dict[str, str] = field(default_factory=dict)
+    #: What the isolation did besides the checks (processes killed, output cut).
+    notes: list[str] = field(default_factory=list)
 
     def result(self, check_id: str) -> CheckResult:
         for r in self.results:
@@ -178,7 +204,32 @@ class PluginReport:
         }
         if self.error is not None:
             document["error"] = self.error
+        if self.output:
+            document["output"] = dict(self.output)
+        if self.notes:
+            document["notes"] = list(self.notes)
         return document
+
+    @classmethod
+    def from_json(cls, document: Any, *, duration: float = 0.0) -> PluginReport:
+        """The inverse of :meth:`to_json` (the duration is not in the JSON); ValueError
+        for a document that is not one."""
+        if not isinstance(document, dict) or not isinstance(document.get("results"), list):
+            raise ValueError("not a plugin report")
+        path, name, error = document.get("path"), document.get("name"), document.get("error")
+        output, notes = document.get("output", {}), document.get("notes", [])
+        if (
+            not isinstance(path, str)
+            or not isinstance(name, (str, type(None)))
+            or not isinstance(error, (str, type(None)))
+            or not isinstance(output, dict)
+            or not all(isinstance(k, str) and isinstance(v, str) for k, v in output.items())
+            or not isinstance(notes, list)
+            or not all(isinstance(n, str) for n in notes)
+        ):
+            raise ValueError("not a plugin report")
+        results = [CheckResult.from_json(r) for r in document["results"]]
+        return cls(Path(path), name, results, duration, error, dict(output), list(notes))
 
 
 async def run_contract(path: Path | str, options: ContractOptions | None = None) -> PluginReport:

@@ -12,12 +12,12 @@ from __future__ import annotations
 import asyncio
 import sys
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType, TracebackType
 
 from .._frames import HARNESS_DIR
+from .._realtime import is_frozen, real_monotonic
 
 __all__ = ["Block", "BlockingMonitor"]
 
@@ -78,7 +78,7 @@ class BlockingMonitor:
         self.tick = tick
         self.during = ""
         self.blocks: list[Block] = []
-        self._beat = time.monotonic()
+        self._beat = real_monotonic()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._handle: asyncio.TimerHandle | None = None
@@ -86,14 +86,16 @@ class BlockingMonitor:
         self._loop_thread = threading.get_ident()
 
     def _heartbeat(self) -> None:
-        self._beat = time.monotonic()
+        self._beat = real_monotonic()
         assert self._loop is not None
         self._handle = self._loop.call_later(self.tick, self._heartbeat)
 
     def _watch(self) -> None:
         current: Block | None = None
         while not self._stop.wait(self.tick):
-            lag = time.monotonic() - self._beat
+            if is_frozen():  # a virtual clock advancing holds the heartbeat back, not a block
+                self._beat = real_monotonic()
+            lag = real_monotonic() - self._beat
             if lag > self.threshold:
                 if current is None:
                     frame = sys._current_frames().get(self._loop_thread)

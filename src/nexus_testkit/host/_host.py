@@ -40,6 +40,7 @@ from ..fakes._config import ConfigStore
 from ..fakes._services import RecordingServiceRegistry
 from ..fakes._store import RecordingDataStore
 from ..manifest._load import Manifest, load_manifest
+from ..world._world import OutsideWorld
 from ._app import HostClient, build_app
 from ._guards import blocking_monitored, network_guarded, tracking
 from ._leftovers import Leftovers, describe_recorded, owned_handlers
@@ -51,6 +52,9 @@ from ._tasks import TaskTracker
 if TYPE_CHECKING:
     import httpx
     from fastapi import FastAPI
+
+    from ..world._clock import VirtualClock
+    from ..world._http import NexusHTTP
 
 __all__ = ["PluginHost"]
 
@@ -71,6 +75,12 @@ class PluginHost:
     ``data_store``, ``config_store`` or ``services`` to share them between
     hosts (a restarted plugin sees the same stores); the options that build
     those (``delivery``, ``fidelity``...) then do not apply to them.
+
+    The plugin's outside world (:mod:`nexus_testkit.world`): ``host.clock`` is
+    a virtual clock unless ``HostOptions(clock="real")`` (pass ``clock=`` to
+    share one); ``host.http`` answers the plugin's httpx requests while the
+    network is blocked (pass ``http=`` to share one); exceptions the plugin
+    only logged fail :meth:`verify` unless ``HostOptions(allow_errors=...)``.
     """
 
     def __init__(
@@ -84,6 +94,8 @@ class PluginHost:
         data_store: RecordingDataStore | None = None,
         config_store: ConfigStore | None = None,
         services: RecordingServiceRegistry | None = None,
+        clock: VirtualClock | None = None,
+        http: NexusHTTP | None = None,
     ) -> None:
         self.options = o = options if options is not None else HostOptions()
         self.path = Path(path)
@@ -112,6 +124,18 @@ class PluginHost:
         self.event_bus.masker.add(secrets)
         self.data_store.masker.add(secrets)
         self.services = services or make_services(o.backend)
+        # The bus's own check reports its handler failures; allow_handler_errors=True
+        # says they are expected, so they are not swallowed errors either.
+        self.world = OutsideWorld(
+            clock=clock if clock is not None else o.clock,
+            http=http,
+            allow_hosts=o.allow_hosts,
+            allow_errors=o.allow_errors
+            if isinstance(o.allow_errors, bool)
+            else list(o.allow_errors),
+            allow_network=o.allow_network,
+            prefer=self._prefer,
+        )
 
         self.plugin: Any = None
         self.loaded: LoadedPlugin | None = None
@@ -149,6 +173,16 @@ class PluginHost:
     def closed(self) -> bool:
         """True once the host was closed (or if it never started)."""
         return self._closed or not self._started
+
+    @property
+    def clock(self) -> VirtualClock | None:
+        """The virtual clock (``None`` with ``clock="real"``); running once the host started."""
+        return self.world.clock
+
+    @property
+    def http(self) -> NexusHTTP | None:
+        """The HTTP fakes answering the plugin's httpx requests (``None`` with the network on)."""
+        return self.world.http
 
     @property
     def client(self) -> httpx.AsyncClient:
@@ -242,7 +276,9 @@ class PluginHost:
         line.  Handlers and services left registered are not errors; they are
         in ``host.leftovers.notes()``.
         """
-        self.leftovers.verify(self.name, self.directory, self.event_bus, self.masker)
+        self.leftovers.verify(
+            self.name, self.directory, self.event_bus, self.masker, self.world.problems()
+        )
 
     def warn(self) -> None:
         """Warn about :attr:`leftovers` worth a note (a :class:`NexusLeftoverWarning` for
@@ -277,6 +313,9 @@ class PluginHost:
                         self.options.detect_blocking, self._prefer, self.leftovers.blocks
                     )
                 )
+            # The clock, HTTP fakes and swallowed-errors collector: entered last, so
+            # they are undone first, before the network guard they open holes in.
+            guards.enter_context(self.world)
         except BaseException:
             guards.close()
             raise

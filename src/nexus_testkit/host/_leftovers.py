@@ -9,6 +9,7 @@ a network attempt) a :class:`NexusGuardWarning`.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -110,17 +111,23 @@ class Leftovers:
                 self.services.append(service)
 
     def verify(
-        self, plugin: str, directory: Path, event_bus: RecordingEventBus, masker: Masker
+        self,
+        plugin: str,
+        directory: Path,
+        event_bus: RecordingEventBus,
+        masker: Masker,
+        more: Sequence[str] = (),
     ) -> None:
-        """Raise :class:`NexusAssertionError` for :meth:`errors` and the bus's handler
-        failures, each problem on its own line (see ``PluginHost.verify``)."""
+        """Raise :class:`NexusAssertionError` for :meth:`errors`, the bus's handler
+        failures and ``more`` (the outside world's problems, each a text), each
+        problem on its own line (see ``PluginHost.verify``)."""
         problems = self.errors()
         bus_error: NexusAssertionError | None = None
         try:
             event_bus.verify()
         except NexusAssertionError as exc:
             bus_error = exc
-        if not problems and bus_error is None:
+        if not problems and bus_error is None and not more:
             return
         parts = []
         if problems:
@@ -132,6 +139,7 @@ class Leftovers:
             )
         if bus_error is not None:
             parts.append(str(bus_error))
+        parts += more
         raise NexusAssertionError(masker("\n\n".join(parts)))
 
     def emit_warnings(self, plugin: str, filename: str) -> None:

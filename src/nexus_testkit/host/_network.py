@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+from collections import Counter
 from typing import Any
 
 from .._errors import NexusTestkitError
@@ -55,7 +56,7 @@ class _Guard:
         self._depth = 0
         self._saved: dict[str, Any] = {}
         self._originals: dict[str, Any] = {}
-        self._allowed: set[tuple[str, int]] = set()
+        self._allowed: Counter[tuple[str, int]] = Counter()
         #: Every destination refused so far (hosts take the slice of their lifetime).
         self.blocked: list[str] = []
 
@@ -65,6 +66,14 @@ class _Guard:
         if host in ("localhost", "127.0.0.1", "::1"):
             names |= {"localhost", "127.0.0.1", "::1"}
         self._allowed.update((name, port) for name in names)
+
+    def disallow(self, host: str, port: int) -> None:
+        """Undo one :meth:`allow` (an ``allow_hosts`` entry of a test that ended)."""
+        names = {host}
+        if host in ("localhost", "127.0.0.1", "::1"):
+            names |= {"localhost", "127.0.0.1", "::1"}
+        self._allowed.subtract((name, port) for name in names)
+        self._allowed = +self._allowed  # drop what fell to zero
 
     def _blocked(self, sock: socket.socket, address: Any) -> bool:
         if sock.family not in _INET:

@@ -29,6 +29,8 @@ __all__ = [
 DEFAULT_TIMEOUT = 5.0
 FIDELITIES = ("memory", "sql")
 DELIVERIES = ("inline", "queued")
+#: Defined here (not imported from world) so that validating options loads no clock.
+CLOCKS = ("virtual", "real")
 
 
 def check_positive(name: str, value: Any, *, optional: bool = False) -> None:
@@ -84,7 +86,13 @@ class HostOptions:
     - ``backend``: ``"fake"`` (recording fakes) or ``"platform"``
       (nexus-platform's own components), and ``db_url`` for the latter;
     - ``allow_undeclared``: configuration keys the manifest does not declare
-      are passed to the plugin instead of being an error.
+      are passed to the plugin instead of being an error;
+    - ``clock``: ``"virtual"`` (timers and sleeps move only when the test
+      advances the clock) or ``"real"`` (see :mod:`nexus_testkit.world`);
+    - ``allow_hosts``: ``host:port`` of real local servers the plugin may reach
+      while the network is blocked;
+    - ``allow_errors``: exceptions the plugin only logged are expected
+      (``True``, or patterns of the messages that are).
     """
 
     timeout: float | None = DEFAULT_TIMEOUT
@@ -98,8 +106,37 @@ class HostOptions:
     backend: str = "fake"
     db_url: str | None = None
     allow_undeclared: bool = False
+    clock: str = "virtual"
+    allow_hosts: tuple[str, ...] = ()
+    allow_errors: bool | tuple[str, ...] = False
 
     def __post_init__(self) -> None:
+        # Lists are accepted (markers are written with them) and kept as tuples:
+        # the options are frozen and hashable.
+        if isinstance(self.allow_hosts, (list, str)):
+            hosts = [self.allow_hosts] if isinstance(self.allow_hosts, str) else self.allow_hosts
+            object.__setattr__(self, "allow_hosts", tuple(hosts))
+        if not isinstance(self.allow_hosts, tuple) or not all(
+            isinstance(h, str) and h for h in self.allow_hosts
+        ):
+            raise NexusOptionsError(
+                f"allow_hosts={self.allow_hosts!r} is not valid. Valid values: a list of "
+                "'host:port' strings (like allow_hosts=['localhost:9000'])."
+            )
+        if isinstance(self.allow_errors, (str, list)):
+            patterns = (
+                [self.allow_errors] if isinstance(self.allow_errors, str) else self.allow_errors
+            )
+            object.__setattr__(self, "allow_errors", tuple(patterns))
+        if not isinstance(self.allow_errors, bool) and not (
+            isinstance(self.allow_errors, tuple)
+            and all(isinstance(p, str) for p in self.allow_errors)
+        ):
+            raise NexusOptionsError(
+                f"allow_errors={self.allow_errors!r} is not valid. Valid values: True, False, "
+                "a pattern or a list of patterns (like allow_errors='retrying')."
+            )
+        _check_choice("clock", self.clock, CLOCKS)
         check_positive("timeout", self.timeout, optional=True)
         check_positive("detect_blocking", self.detect_blocking, optional=True)
         _check_choice("fidelity", self.fidelity, FIDELITIES)
@@ -164,7 +201,7 @@ class HostOptions:
             try:
                 if name in ("timeout", "detect_blocking"):
                     value: Any = parse_positive(name, text)
-                elif name in ("fidelity", "delivery", "backend", "db_url"):
+                elif name in ("fidelity", "delivery", "backend", "db_url", "clock"):
                     value = text
                 else:
                     value = _parse_bool(name, text)

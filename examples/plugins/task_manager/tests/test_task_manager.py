@@ -6,7 +6,6 @@ fresh recording fakes; at teardown the harness shuts the plugin down and fails
 the test if the stats refresher task leaked or a handler raised unacknowledged.
 """
 
-import asyncio
 import json
 
 import pytest
@@ -25,16 +24,6 @@ async def create(client, title="Write the report", **fields):
     r = await client.post("/tasks", json={"title": title, **fields})
     assert r.status_code == 201, r.text
     return r.json()
-
-
-async def eventually(predicate, within=2.0):
-    """Wait for something the background task does; fail after ``within`` seconds."""
-    try:
-        async with asyncio.timeout(within):
-            while not predicate():  # noqa: ASYNC110 (polls what a background task writes)
-                await asyncio.sleep(0.01)
-    except TimeoutError:
-        pytest.fail(f"condition not met within {within} s")
 
 
 # -- CRUD -------------------------------------------------------------------------------
@@ -488,6 +477,7 @@ async def test_health(nexus_client, nexus_plugin):
         ({"max_tasks": "50"}, "max_tasks must be an integer from 1 to 10000, got '50'"),
         ({"max_tasks": True}, "max_tasks must be an integer from 1 to 10000, got True"),
         ({"notify_on_complete": "yes"}, "notify_on_complete must be true or false, got 'yes'"),
+        ({"notify_url": "ftp://x"}, "notify_url must be an http(s) URL, got 'ftp://x'"),
         (
             {"stats_refresh_seconds": 0},
             "stats_refresh_seconds must be a number from 0.01 to 3600, got 0",
@@ -522,19 +512,69 @@ async def test_configuration_bounds_are_accepted(nexus_host_factory, max_tasks):
         assert (await host.client.get("/stats")).json()["remaining"] == max_tasks
 
 
-@pytest.mark.nexus_config(stats_refresh_seconds=0.01)
-async def test_stats_refresher_keeps_a_snapshot(nexus_host, nexus_client, nexus_data_store):
+def stats_refreshes(store):
+    return [op for op in store.operations if op.op == "set" and op.key == STATS_KEY]
+
+
+async def test_stats_refresher_keeps_a_snapshot(
+    nexus_host, nexus_client, nexus_data_store, nexus_clock
+):
+    # The default stats_refresh_seconds is 30: the virtual clock runs the
+    # refresher's sleeps in simulated time, so nothing here waits for real.
     await create(nexus_client, priority="high")
-    await eventually(lambda: nexus_data_store.data.get(STATS_KEY, {}).get("total") == 1)
+    assert STATS_KEY not in nexus_data_store.data
+    await nexus_clock.advance(30)
     snapshot = nexus_data_store.data[STATS_KEY]
+    assert snapshot["total"] == 1
     assert snapshot["by_priority"]["high"] == 1
-    assert "refreshed_at" in snapshot
+    await nexus_clock.advance(90)
+    assert len(stats_refreshes(nexus_data_store)) == 4
 
     # A failed refresh is logged and the refresher carries on.
     nexus_data_store.fail_next("set", RuntimeError("disk full"), key=STATS_KEY)
-    await eventually(lambda: any("Stats refresh failed" in line for line in nexus_host.log_lines()))
-    refreshed_at = snapshot["refreshed_at"]
-    await eventually(lambda: nexus_data_store.data[STATS_KEY]["refreshed_at"] != refreshed_at)
+    refreshed_at = nexus_data_store.data[STATS_KEY]["refreshed_at"]
+    await nexus_clock.advance(30)
+    assert any("Stats refresh failed" in line for line in nexus_host.log_lines())
+    assert nexus_data_store.data[STATS_KEY]["refreshed_at"] == refreshed_at
+    await nexus_clock.advance(30)
+    assert nexus_data_store.data[STATS_KEY]["refreshed_at"] > refreshed_at  # 60 s later
+
+
+# -- the completion notification (outbound HTTP) ------------------------------------------
+
+NOTIFY_URL = "https://hooks.example.com/tasks"
+
+
+@pytest.mark.nexus_config(notify_url=NOTIFY_URL)
+async def test_a_completed_task_is_posted_to_notify_url(nexus_client, nexus_http):
+    hook = nexus_http.post(NOTIFY_URL).respond(204)
+    task = await create(nexus_client)
+    r = await nexus_client.post(f"/tasks/{task['id']}/complete")
+    assert r.status_code == 200
+    assert hook.call_count == 1
+    body = json.loads(hook.calls.last.request.content)
+    assert body["event"] == "task_completed"
+    assert body["task"]["id"] == task["id"]
+    assert body["task"]["status"] == "completed"
+
+
+async def test_no_notification_without_notify_url(nexus_client, nexus_http):
+    # A request would fail the test: nexus_http answers only the routes it is given.
+    task = await create(nexus_client)
+    assert (await nexus_client.post(f"/tasks/{task['id']}/complete")).status_code == 200
+    assert nexus_http.calls.call_count == 0
+
+
+@pytest.mark.nexus_config(notify_url=NOTIFY_URL)
+@pytest.mark.nexus_allow_errors(match="Notifying .* failed")
+async def test_a_failed_notification_is_logged_and_the_completion_stands(
+    nexus_client, nexus_http, nexus_host
+):
+    nexus_http.post(NOTIFY_URL).respond(503)
+    task = await create(nexus_client)
+    r = await nexus_client.post(f"/tasks/{task['id']}/complete")
+    assert r.json()["status"] == "completed"
+    assert any(f"Notifying {NOTIFY_URL}" in line for line in nexus_host.log_lines())
 
 
 async def test_shutdown_stops_the_refresher_and_cleans_up(

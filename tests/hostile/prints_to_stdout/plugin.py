@@ -1,0 +1,50 @@
+# A hostile plugin for tests/test_isolation_process.py: see README.
+import sys
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+print("hello from plugin.py")
+
+
+class Health(BaseModel):
+    healthy: bool
+
+
+class HostilePlugin:
+    def __init__(self):
+        self.name = "prints_to_stdout"
+        self.category = "test"
+        self.version = "0.1.0"
+        self.initialized = False
+        self.config = {}
+        self.db_adapter = self.event_bus = self.service_registry = None
+
+    async def initialize(self):
+        print("initialize says hi")
+        print("and complains", file=sys.stderr)
+        self.initialized = True
+        return True
+
+    async def shutdown(self):
+        self.initialized = False
+
+    def get_api_routes(self):
+        router = APIRouter()
+
+        @router.get("/ping")
+        async def ping():
+            print("ping")
+            return {"pong": True}
+
+        return [router]
+
+    def get_database_schema(self):
+        return {"collections": {}}
+
+    async def health_check(self):
+        return Health(healthy=self.initialized)
+
+
+def create_plugin():
+    return HostilePlugin()

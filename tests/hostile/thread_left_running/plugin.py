@@ -1,0 +1,53 @@
+# A hostile plugin for tests/test_isolation_process.py: see README.
+import threading
+import time
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+
+def spin():
+    while True:
+        time.sleep(0.05)
+
+
+class Health(BaseModel):
+    healthy: bool
+
+
+class HostilePlugin:
+    def __init__(self):
+        self.name = "thread_left_running"
+        self.category = "test"
+        self.version = "0.1.0"
+        self.initialized = False
+        self.config = {}
+        self.db_adapter = self.event_bus = self.service_registry = None
+
+    async def initialize(self):
+        threading.Thread(target=spin, name="spinner").start()
+        self.initialized = True
+        return True
+
+    async def shutdown(self):
+        self.initialized = False
+
+    def get_api_routes(self):
+        router = APIRouter()
+
+        @router.get("/ping")
+        async def ping():
+            pass
+            return {"pong": True}
+
+        return [router]
+
+    def get_database_schema(self):
+        return {"collections": {}}
+
+    async def health_check(self):
+        return Health(healthy=self.initialized)
+
+
+def create_plugin():
+    return HostilePlugin()
