@@ -62,7 +62,12 @@ NEED_STARTED = (
     "routes.unique",
     "routes.get_ok",
     "routes.prefix",
+    "routes.no_server_error",
+    "routes.response_schema",
+    "routes.rejects_invalid",
+    "routes.not_found",
     "health.after_init",
+    "store.round_trip",
 )
 
 
@@ -386,6 +391,37 @@ CASES: dict[str, Case] = {
         "routes.get_ok",
         "failed",
         ("GET /api/plugins/routes_get_500/items answered 500",),
+        # The exercise sends the same GET.
+        also={"routes.no_server_error": "failed"},
+    ),
+    "routes_server_error": Case(
+        "routes.no_server_error",
+        "failed",
+        (
+            'await nexus_client.get("/files/info", params={\'path\': ',
+            "->  500",
+            "raised HTTPException: 500: 404: no such file (while handling HTTPException: 404",
+            f'routes_server_error/plugin.py", line '
+            f"{line_of('routes_server_error', 'status_code=500')}, in file_info",
+        ),
+    ),
+    "routes_response_schema": Case(
+        "routes.response_schema",
+        "failed",
+        (
+            'await nexus_client.get("/items/latest")  ->  200',
+            "'name' is a required property",
+        ),
+    ),
+    "routes_rejects_invalid": Case(
+        "routes.rejects_invalid",
+        "warning",
+        ('await nexus_client.post("/items", json=', "->  201"),
+    ),
+    "routes_not_found": Case(
+        "routes.not_found",
+        "warning",
+        ('await nexus_client.get("/items/987654321")  ->  200',),
     ),
     "routes_prefix": Case(
         "routes.prefix",
@@ -415,6 +451,15 @@ CASES: dict[str, Case] = {
         "schema.database",
         "failed",
         ("collection 'items' index 0 is {'unique': True}",),
+    ),
+    "store_round_trip": Case(
+        "store.round_trip",
+        "failed",
+        (
+            'await nexus_client.get("/cache"): body.fast is False on a memory store, '
+            "'False' on an sql store",
+            "plugin:store_round_trip:fast_mode (False read back as 'False')",
+        ),
     ),
     "blocking_initialize": Case(
         "robustness.blocking",
@@ -571,6 +616,8 @@ async def test_routes_failure_gives_reasons_for_what_it_stops(case):
         "routes.unique",
         "routes.get_ok",
         "routes.prefix",
+        "routes.no_server_error",
+        "store.round_trip",
     ):
         result = report.result(check_id)
         assert result.outcome == "skipped"
