@@ -23,7 +23,7 @@ def _skip_arg(text: str) -> tuple[str, str]:
     parsed = parse_skip(text)
     if parsed is None:
         raise argparse.ArgumentTypeError(
-            f"{text!r}: expected CHECK_ID=REASON (a reason is required)"
+            f"{text!r}: expected [PLUGIN:]CHECK_ID=REASON (a reason is required)"
         )
     return parsed
 
@@ -45,8 +45,8 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         type=_skip_arg,
         default=[],
-        metavar="ID=REASON",
-        help="skip a check, with the reason (repeatable)",
+        metavar="[PLUGIN:]ID=REASON",
+        help="skip a check, with the reason; PLUGIN: limits it to one plugin (repeatable)",
     )
     check.add_argument("--timeout", type=float, default=5.0, help="seconds per lifecycle call (5)")
     check.add_argument(

@@ -394,7 +394,7 @@ def _parse_skip(text: str, origin: str) -> tuple[str, str]:
     parsed = parse_skip(text)
     if parsed is None:
         raise pytest.UsageError(
-            f"{origin}: {text!r} is not a valid skip. Valid form: CHECK_ID=REASON "
+            f"{origin}: {text!r} is not a valid skip. Valid form: [PLUGIN:]CHECK_ID=REASON "
             "(a reason is required, so that the opt-out shows in every report)."
         )
     return parsed
@@ -403,9 +403,9 @@ def _parse_skip(text: str, origin: str) -> tuple[str, str]:
 def _check_skip_ids(skip: dict[str, str]) -> None:
     if not skip:
         return
-    from nexus_testkit.contract._checks import CHECKS_BY_ID
+    from nexus_testkit.contract._checks import CHECKS_BY_ID, unknown_skips
 
-    unknown = sorted(set(skip) - set(CHECKS_BY_ID))
+    unknown = unknown_skips(skip)
     if unknown:
         raise pytest.UsageError(
             f"{', '.join(map(repr, unknown))} is not a contract check. Valid checks: "

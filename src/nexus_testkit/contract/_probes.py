@@ -127,6 +127,7 @@ class Session:
         self.ev.blocks = self.monitor.blocks
         self.main: PluginHost | None = None
         self.state: Any = None  # the exercise's values, for the handlers
+        self._config_cases: tuple[list[Violation], list[Violation]] | None = None
 
     # -- the one place hosts are built -----------------------------------------
 
@@ -500,6 +501,11 @@ class Session:
                 break
 
     def _cases(self) -> tuple[list[Violation], list[Violation]]:
+        if self._config_cases is None:
+            self._config_cases = self._draw_cases()
+        return self._config_cases
+
+    def _draw_cases(self) -> tuple[list[Violation], list[Violation]]:
         manifest = self.ev.manifest
         all_violations = list(violations(manifest, self.ev.valid_config))
         required = [v for v in all_violations if v.rule.startswith("required")]

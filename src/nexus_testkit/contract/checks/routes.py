@@ -154,8 +154,10 @@ def _listing(ev: Evidence, items: list[tuple[Exchange, str]], sent: int) -> str:
     shown = list(shortest.values())[:_MAX_LINES]
     more = len(items) - len(shown)
     tail = f"\n(and {more} more failing request(s) of these routes)" if more else ""
-    return bullets(_line(ev, x, what) for x, what in shown) + tail + (
-        f"\n({sent} request(s) sent by the exercise)"
+    return (
+        bullets(_line(ev, x, what) for x, what in shown)
+        + tail
+        + (f"\n({sent} request(s) sent by the exercise)")
     )
 
 
@@ -187,8 +189,7 @@ def no_server_error(ev: Evidence) -> Verdict | None:
                 bad.append((x, f"{x.status}"))
     if bad:
         return failed(
-            "requests answered with a server error:\n"
-            + _listing(ev, bad, len(ev.exchanges)),
+            "requests answered with a server error:\n" + _listing(ev, bad, len(ev.exchanges)),
             TIMEOUT_FIX if timeouts == len(bad) else None,
         )
     note = f"; noted: {', '.join(sorted(set(notes)))}" if notes else ""
@@ -246,8 +247,7 @@ def rejects_invalid(ev: Evidence) -> Verdict | None:
     bad = [(x, f"{x.status}") for x in tried if x.status is not None and 200 <= x.status < 300]
     if bad:
         return failed(
-            "invalid requests that were accepted:\n"
-            + _listing(ev, bad, len(ev.exchanges))
+            "invalid requests that were accepted:\n" + _listing(ev, bad, len(ev.exchanges))
         )
     return passed(f"{len(tried)} invalid request(s) refused")
 
