@@ -29,7 +29,7 @@ from ._probes import describe_exception
 
 __all__ = ["Exerciser", "Operation", "walk_routes"]
 
-_METHODS = ("post", "put", "patch", "get", "delete")
+_METHODS = ("get", "post", "put", "patch", "delete")
 _ORDER = {m.upper(): i for i, m in enumerate(_METHODS)}
 _UNKNOWN_STRING = "nexus-unknown-id"
 _UNKNOWN_INT = 987654321
@@ -177,6 +177,32 @@ class Operation:
                 cases.append(("query", p["name"], NO_BODY))
         return cases
 
+    def plain(self, row: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        """``row`` with each string parameter set to a plain word, or None if none takes it.
+
+        Drawn strings start from the empty one, which routes often treat as
+        "the root"; a plain word is what a person tries first.
+        """
+        path, query, headers, body = row
+        path, query = dict(path), dict(query)
+        changed = False
+        for p in self.params:
+            if p["in"] not in ("path", "query"):
+                continue
+            if p["in"] == "query" and not p.get("required") and p["name"] not in query:
+                target = query
+            else:
+                target = path if p["in"] == "path" else query
+            schema = self.schema_of(p["name"])
+            if not isinstance(schema, Mapping) or "string" not in (
+                self.compiler.types_of(schema) or {"string"}
+            ):
+                continue
+            if self.compiler.validator(schema).is_valid("x"):
+                target[p["name"]] = "x"
+                changed = True
+        return (path, query, headers, body) if changed else None
+
     def unknown_value(self, name: str) -> Any:
         schema = self.schema_of(name)
         if not isinstance(schema, Mapping) or "enum" in schema or "const" in schema:
@@ -277,8 +303,17 @@ class Pool:
 class Exerciser:
     """Sends the exercise's requests through a started host and records the exchanges."""
 
-    def __init__(self, host: Any, ev: Evidence, monitor: Any, examples: int) -> None:
+    def __init__(
+        self,
+        host: Any,
+        ev: Evidence,
+        monitor: Any,
+        examples: int,
+        draws: dict[tuple[str, int], list[Any]] | None = None,
+    ) -> None:
         self.host = host
+        #: Draws by (operation, rounds): derandomised, so a replay reuses them.
+        self.draws = {} if draws is None else draws
         self.ev = ev
         self.monitor = monitor
         self.valid_rounds = max(1, math.ceil(examples / 5))
@@ -410,38 +445,45 @@ class Exerciser:
         if not ops:
             return
         rounds = 1 if self.light else self.valid_rounds
-        valid = draw(st.tuples(*(op.valid() for op in ops)), rounds, self.monitor)
-        if not valid:
-            return
-        first = valid[0]
+        # One draw per operation: a shared draw repeats values across operations.
+        drawn = [(op, list(self._draw(op, rounds))) for op in ops]
+        # An operation nothing satisfies (an empty schema) is not exercised.
+        ops = [op for op, rows in drawn if rows]
+        valid = [rows for _, rows in drawn if rows]
+        for rows, op in zip(valid, ops, strict=True):
+            plain = op.plain(rows[0])
+            if plain is not None and not self.light:
+                rows.append(plain)
         # 1. operations without path parameters (create, list), drawn input.
         for op_index, op in enumerate(ops):
             if not op.path_params:
-                for row in valid:
-                    sent = await self.send(self._exchange(op, "valid", *row[op_index]), op)
+                for row in valid[op_index]:
+                    sent = await self.send(self._exchange(op, "valid", *row), op)
                     if sent is not None:
                         self.learn(sent, ops)
                         yield sent
-        # 2. operations on one object, fed the values responses returned: read,
-        #    update, act, delete, then read again.
-        with_ids = [(i, op) for i, op in enumerate(ops) if op.path_params]
+        # 2. operations fed the values responses returned (path and query
+        #    parameters of the same name, ids): read, update, act, delete, then
+        #    read again.
         for stage, method in enumerate(("GET", "PUT", "PATCH", "POST", "DELETE", "GET")):
-            for op_index, op in with_ids:
+            for op_index, op in enumerate(ops):
                 if op.method != method:
                     continue
-                path, query, headers, body = first[op_index]
-                for assignment in self._assignments(op):
-                    exchange = self._exchange(op, "state", assignment, query, headers, body)
+                path, query, headers, body = valid[op_index][0]
+                for fed_path, fed_query in self._assignments(op, path, query):
+                    exchange = self._exchange(op, "state", fed_path, fed_query, headers, body)
                     if stage == 5:
                         self._sent.discard(_key(exchange))  # read again after the delete
                     sent = await self.send(exchange, op)
                     if sent is not None:
                         self.learn(sent, ops)
                         yield sent
+        with_ids = [(i, op) for i, op in enumerate(ops) if op.path_params]
+        first = [rows[0] for rows in valid]
         # 3. drawn ids, then an id no response returned.
         for op_index, op in with_ids:
-            for row in valid:
-                sent = await self.send(self._exchange(op, "valid", *row[op_index]), op)
+            for row in valid[op_index]:
+                sent = await self.send(self._exchange(op, "valid", *row), op)
                 if sent is not None:
                     yield sent
             if self.light:
@@ -483,21 +525,44 @@ class Exerciser:
                 if sent is not None:
                     yield sent
 
-    def _assignments(self, op: Operation) -> list[dict[str, Any]]:
-        """Path parameters from the pool (one assignment per value seen, at most two)."""
-        per_param = []
-        for name in op.path_params:
+    def _draw(self, op: Operation, rounds: int) -> list[Any]:
+        from ._probes import draw
+
+        key = (op.label, rounds)
+        if key not in self.draws:
+            self.draws[key] = draw(op.valid(), rounds, self.monitor) or []
+        return self.draws[key]
+
+    def _assignments(
+        self, op: Operation, path: Mapping[str, Any], query: Mapping[str, Any]
+    ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        """Parameters fed from the pool, one assignment per value seen (at most two).
+
+        Every path parameter needs a value seen; query parameters take one when
+        there is, else keep the drawn value.  No assignment without a fed value.
+        """
+        fed: list[tuple[str, str, list[Any]]] = []
+        for p in op.params:
+            if p["in"] not in ("path", "query"):
+                continue
+            name = p["name"]
             values = [
                 v for v in (op.accepts(name, x) for x in self.pool.for_param(name)) if v is not None
             ]
-            if not values:
+            if values:
+                fed.append((p["in"], name, values))
+            elif p["in"] == "path":
                 return []
-            per_param.append((name, values))
-        count = max(len(values) for _, values in per_param)
-        return [
-            {name: values[min(i, len(values) - 1)] for name, values in per_param}
-            for i in range(count)
-        ]
+        if not fed:
+            return []
+        count = max(len(values) for _, _, values in fed)
+        out = []
+        for i in range(count):
+            fed_path, fed_query = dict(path), dict(query)
+            for where, name, values in fed:
+                (fed_path if where == "path" else fed_query)[name] = values[min(i, len(values) - 1)]
+            out.append((fed_path, fed_query))
+        return out
 
 
 def _catch_exceptions(app: Any, sink: list[BaseException]) -> None:

@@ -48,7 +48,9 @@ async def _run(session: Session, config: Mapping[str, Any], fidelity: str) -> _R
     except (PluginStartError, PluginLoadError):
         return None  # config.valid and lifecycle.initialize report it
     try:
-        exerciser = Exerciser(host, session.ev, session.monitor, session.settings.examples)
+        exerciser = Exerciser(
+            host, session.ev, session.monitor, session.settings.examples, session.draws
+        )
         exerciser.light = True
         run = _Run()
         store = host.data_store

@@ -20,6 +20,8 @@ from __future__ import annotations
 import inspect
 import logging
 import secrets as _secrets
+import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -95,6 +97,73 @@ def describe_exception(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+class _Blocks(list):  # type: ignore[type-arg]
+    """The monitor's list of blocks, each judged when the watchdog adds it.
+
+    A stall is the plugin's when the loop thread was working (it used CPU
+    during the stall) or waiting in a blocking call (``time.sleep``, a sync
+    socket: the thread sleeps in the kernel).  A thread that was runnable but
+    got no CPU was descheduled by a busy machine: nobody's blocking, not
+    counted (``blocked_by_plugin`` is False).
+    """
+
+    def __init__(self, monitor: _ContractMonitor) -> None:
+        super().__init__()
+        self.monitor = monitor
+
+    def append(self, block: Any) -> None:
+        block.blocked_by_plugin = self.monitor.loop_was_busy()
+        super().append(block)
+
+
+class _ContractMonitor(BlockingMonitor):
+    def __init__(self, threshold: float, prefer: tuple[str, ...]) -> None:
+        super().__init__(threshold, prefer=prefer)
+        self.blocks = _Blocks(self)
+        self._native_id: int | None = None
+        self._clock: int | None = None
+        self._beat_cpu = 0.0
+
+    def _heartbeat(self) -> None:
+        # Runs on the loop thread: its own CPU clock.
+        self._beat_cpu = time.thread_time()
+        super()._heartbeat()
+
+    async def __aenter__(self) -> _ContractMonitor:
+        self._native_id = threading.get_native_id()
+        self._clock = _thread_clock(threading.get_ident())
+        await super().__aenter__()
+        return self
+
+    def loop_was_busy(self) -> bool:
+        lag = time.monotonic() - self._beat
+        if self._clock is None or self._native_id is None or lag <= 0:
+            return True  # cannot tell: count it, as the monitor always did
+        try:
+            used = time.clock_gettime(self._clock) - self._beat_cpu
+        except OSError:
+            return True
+        if used >= lag / 4:
+            return True
+        return _thread_state(self._native_id) not in ("R", None)
+
+
+def _thread_clock(ident: int) -> int | None:
+    try:
+        return time.pthread_getcpuclockid(ident)
+    except (AttributeError, OSError):  # not on this platform
+        return None
+
+
+def _thread_state(native_id: int) -> str | None:
+    """The kernel's state letter of a thread of this process (Linux), else None."""
+    try:
+        stat = Path(f"/proc/self/task/{native_id}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[-1].split()[0]
+
+
 class _Capture(logging.Handler):
     def __init__(self, records: list[logging.LogRecord]) -> None:
         super().__init__(logging.DEBUG)
@@ -121,13 +190,15 @@ class Session:
         self.settings = settings
         self.needed = needed
         self.ev = Evidence(directory, blocking_threshold=settings.blocking_threshold)
-        self.monitor = BlockingMonitor(
+        self.monitor = _ContractMonitor(
             settings.blocking_threshold, prefer=(str(directory.resolve()),)
         )
         self.ev.blocks = self.monitor.blocks
         self.main: PluginHost | None = None
         self.state: Any = None  # the exercise's values, for the handlers
         self._config_cases: tuple[list[Violation], list[Violation]] | None = None
+        #: The exercise's draws, shared by its replays (store.round_trip).
+        self.draws: dict[tuple[str, int], list[Any]] = {}
 
     # -- the one place hosts are built -----------------------------------------
 
@@ -405,7 +476,7 @@ class Session:
         from ._exercise import Exerciser
 
         assert self.main is not None
-        exerciser = Exerciser(self.main, self.ev, self.monitor, self.settings.examples)
+        exerciser = Exerciser(self.main, self.ev, self.monitor, self.settings.examples, self.draws)
         self.ev.exchanges = await exerciser.run()
         self.state = exerciser.pool
 

@@ -12,7 +12,8 @@ from ._util import RECORDED, bullets
     severity="warning",
     description="""The event loop is not blocked for more than the bound (200 ms) during
     initialize(), shutdown(), a route call or a handler, with a frame of the plugin on the
-    stack (the harness's own work, imports and garbage collection never count).""",
+    stack (the harness's own work, imports, garbage collection and a loop thread that a busy
+    machine left without CPU never count).""",
     fix="Move blocking work to asyncio.to_thread() or use async libraries.",
     needs={"start"},
     uses=RECORDED
@@ -21,7 +22,14 @@ from ._util import RECORDED, bullets
 def blocking(ev: Evidence) -> Verdict | None:
     # The sample names the innermost frame of the plugin when one is on the stack.
     own = str(ev.directory.resolve())
-    blocks = [b for b in ev.blocks if b.during and not b.importing and b.site.startswith(own)]
+    blocks = [
+        b
+        for b in ev.blocks
+        if b.during
+        and not b.importing
+        and b.site.startswith(own)
+        and getattr(b, "blocked_by_plugin", True)
+    ]
     if blocks:
         return failed(
             f"the event loop was blocked for more than {ev.blocking_threshold:g} s:\n"
