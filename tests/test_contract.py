@@ -68,6 +68,7 @@ NEED_STARTED = (
     "routes.not_found",
     "health.after_init",
     "store.round_trip",
+    "security.filesystem",
 )
 
 
@@ -459,6 +460,14 @@ CASES: dict[str, Case] = {
             'await nexus_client.get("/cache"): body.fast is False on a memory store, '
             "'False' on an sql store",
             "plugin:store_round_trip:fast_mode (False read back as 'False')",
+        ),
+    ),
+    "security_filesystem": Case(
+        "security.filesystem",
+        "failed",
+        (
+            'await nexus_client.get("/files/read", params={\'path\': \'../nexus-corpus-files-',
+            "-nexus-sibling/secret.txt'})  ->  200: open /",
         ),
     ),
     "blocking_initialize": Case(

@@ -59,6 +59,8 @@ class Exchange:
     response_schema: Any = None
     #: Where the schema's $ref pointers resolve (the OpenAPI document).
     document: Any = None
+    #: Files the plugin reached while serving the request: (open/list/write/delete, path).
+    files: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def relative(self) -> str:
@@ -118,6 +120,12 @@ class Evidence:
     router_prefixes: list[str] = field(default_factory=list)
     get_ok: list[Exchange] = field(default_factory=list)
     exchanges: list[Exchange] = field(default_factory=list)
+    #: Requests with traversal payloads on path-like parameters (security.filesystem).
+    traversals: list[Exchange] = field(default_factory=list)
+    #: Files the plugin reached while it was built and initialized.
+    start_files: list[tuple[str, str]] = field(default_factory=list)
+    #: Directories the plugin keeps its data in (made or written at start, on valid input).
+    data_roots: list[str] = field(default_factory=list)
     handler_failures: list[str] = field(default_factory=list)
     handler_timeouts: list[str] = field(default_factory=list)
     shutdown_errors: list[str] = field(default_factory=list)

@@ -244,6 +244,23 @@ class Operation:
         return re.compile(pattern + "$")
 
 
+_PATH_NAMES = ("path", "file", "filename", "dir", "directory", "folder", "name", "key")
+
+
+def _path_like(param: Mapping[str, Any], op: Operation) -> bool:
+    """A parameter that names a file: by its name, or by its format."""
+    name = str(param["name"]).lower()
+    schema = op.schema_of(param["name"])
+    if isinstance(schema, Mapping):
+        types = op.compiler.types_of(schema)
+        if types is not None and "string" not in types:
+            return False
+        if schema.get("format") in ("path", "file-path", "uri-reference"):
+            return True
+    words = re.split(r"[_\-]", name)
+    return any(w in _PATH_NAMES for w in words) or name.endswith(_PATH_NAMES)
+
+
 def _key(exchange: Exchange) -> str:
     return repr(
         (exchange.method, exchange.url_path, exchange.params, exchange.headers, exchange.body)
@@ -343,12 +360,15 @@ class Exerciser:
             kwargs["headers"] = exchange.headers
         if exchange.body is not NO_BODY:
             kwargs["json"] = exchange.body
+        from ._audit import recording
+
         try:
             # The host's transport cuts a hanging route after the time-out and
             # names the frame it waits in (a PluginTimeoutError).
-            response = await self.host.client.request(
-                exchange.method, f"http://testserver{exchange.url_path}", **kwargs
-            )
+            with recording(exchange.files):
+                response = await self.host.client.request(
+                    exchange.method, f"http://testserver{exchange.url_path}", **kwargs
+                )
         except PluginTimeoutError as exc:
             exchange.problem = str(exc)
             if op is not None:
@@ -374,7 +394,8 @@ class Exerciser:
             exchange.frames = plugin_frames(error, self.ev.directory)
             if cause is not None and not exchange.frames.strip():
                 exchange.frames = plugin_frames(cause, self.ev.directory)
-        self.exchanges.append(exchange)
+        if exchange.kind != "traversal":  # judged by security.filesystem only
+            self.exchanges.append(exchange)
         return exchange
 
     def _exchange(
@@ -524,6 +545,68 @@ class Exerciser:
                 sent = await self.send(self._exchange(op, "invalid", p, q, h, body), op)
                 if sent is not None:
                     yield sent
+
+    async def traversals(self) -> list[Exchange]:
+        """Path-like parameters sent ``../`` chains, absolute paths, encoded forms,
+        NUL, and a sibling of the plugin's data directory whose name starts with
+        the directory's name (a ``startswith`` check lets it through)."""
+        import shutil
+        from pathlib import Path
+
+        from ._audit import data_roots
+
+        ops = self.operations()
+        if not ops:
+            return []
+        writes = list(self.ev.start_files)
+        for x in self.exchanges:
+            if x.kind in ("valid", "state") and x.status is not None and x.status < 400:
+                writes += x.files
+        self.ev.data_roots = data_roots(writes, self.ev.directory)
+        # System files only for reads: a vulnerable DELETE must not delete them.
+        reads = [
+            "../../../../../../../../etc/passwd",
+            "/etc/passwd",
+            "..%2f..%2f..%2f..%2f..%2f..%2fetc%2fpasswd",
+            "....//....//....//....//etc/passwd",
+        ]
+        payloads = ["x\x00.txt"]
+        siblings = []
+        for root in self.ev.data_roots[:2]:
+            base = Path(root)
+            sibling = base.with_name(base.name + "-nexus-sibling")
+            if sibling.exists():
+                continue
+            try:
+                sibling.mkdir()
+                (sibling / "secret.txt").write_text("outside the plugin's data directory\n")
+            except OSError:
+                continue
+            siblings.append(sibling)
+            payloads += [f"../{sibling.name}/secret.txt", str(sibling / "secret.txt")]
+        sent: list[Exchange] = []
+        try:
+            for op in ops:
+                rows = self._draw(op, self.valid_rounds)
+                if not rows:
+                    continue
+                path, query, headers, body = rows[0]
+                for p in op.params:
+                    if p["in"] not in ("path", "query") or not _path_like(p, op):
+                        continue
+                    for payload in [*(reads if op.method == "GET" else []), *payloads]:
+                        fed_path, fed_query = dict(path), dict(query)
+                        (fed_path if p["in"] == "path" else fed_query)[p["name"]] = payload
+                        exchange = self._exchange(
+                            op, "traversal", fed_path, fed_query, headers, body
+                        )
+                        result = await self.send(exchange, op)
+                        if result is not None:
+                            sent.append(result)
+        finally:
+            for sibling in siblings:
+                shutil.rmtree(sibling, ignore_errors=True)
+        return sent
 
     def _draw(self, op: Operation, rounds: int) -> list[Any]:
         from ._probes import draw

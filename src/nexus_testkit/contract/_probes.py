@@ -58,6 +58,7 @@ PROBES: dict[str, tuple[str, ...]] = {
     "routes": ("running",),
     "get_ok": ("routes",),
     "exercise": ("routes",),
+    "traversal": ("routes",),
     "handlers": ("running",),
     "double_shutdown": ("running",),
     "restart": ("running",),
@@ -196,6 +197,7 @@ class Session:
         self.ev.blocks = self.monitor.blocks
         self.main: PluginHost | None = None
         self.state: Any = None  # the exercise's values, for the handlers
+        self.exerciser: Any = None
         self._config_cases: tuple[list[Violation], list[Violation]] | None = None
         #: The exercise's draws, shared by its replays (store.round_trip).
         self.draws: dict[tuple[str, int], list[Any]] = {}
@@ -288,7 +290,14 @@ class Session:
         await self.step("start")
         try:
             # Without a running plugin these are marked missing, not run.
-            for probe in ("health_after", "routes", "get_ok", "exercise", "handlers"):
+            for probe in (
+                "health_after",
+                "routes",
+                "get_ok",
+                "exercise",
+                "traversal",
+                "handlers",
+            ):
                 await self.step(probe)
         finally:
             await self.stop_main()
@@ -404,8 +413,11 @@ class Session:
         host = self.host(ev.valid_config)
         ev.prefix = host.prefix
         self.monitor.during = "initialize()"
+        from ._audit import recording
+
         try:
-            await host.start()
+            with recording(ev.start_files):
+                await host.start()
         except PluginStartError as exc:
             ev.start_error = exc
             if exc.stage == "routes":
@@ -479,6 +491,16 @@ class Session:
         exerciser = Exerciser(self.main, self.ev, self.monitor, self.settings.examples, self.draws)
         self.ev.exchanges = await exerciser.run()
         self.state = exerciser.pool
+        self.exerciser = exerciser
+
+    async def probe_traversal(self) -> None:
+        from ._exercise import Exerciser
+
+        assert self.main is not None
+        exerciser = self.exerciser or Exerciser(
+            self.main, self.ev, self.monitor, self.settings.examples, self.draws
+        )
+        self.ev.traversals = await exerciser.traversals()
 
     async def probe_handlers(self) -> None:
         host = self.main

@@ -24,6 +24,7 @@ AREAS = (
     "schema",
     "robustness",
     "store",
+    "security",
 )
 
 
