@@ -1023,3 +1023,23 @@ async def test_validate_config_returning_false_is_a_refusal(tmp_path):
     assert report.result("config.required").outcome == "passed", report.result(
         "config.required"
     ).message
+
+
+@pytest.mark.parametrize(
+    ("method", "template", "judged"),
+    [
+        ("GET", "/items/{item_id}", True),
+        ("DELETE", "/items/{item_id}", True),
+        ("PATCH", "/items/{item_id}", True),
+        ("POST", "/messages/{message_id}/like", True),
+        # PUT or POST to the id itself may create the object (hello_world's POST /languages/{code}).
+        ("PUT", "/items/{item_id}", False),
+        ("POST", "/languages/{code}", False),
+    ],
+)
+def test_not_found_judges_requests_that_need_the_object(method, template, judged):
+    from nexus_testkit.contract._evidence import Exchange
+    from nexus_testkit.contract.checks.routes import _on_an_object
+
+    exchange = Exchange(method, template.replace("{", "").replace("}", ""), template, "", "unknown")
+    assert _on_an_object(exchange) is judged

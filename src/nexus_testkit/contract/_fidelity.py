@@ -36,17 +36,21 @@ class _Run:
     events: list[tuple[str, Any]] = field(default_factory=list)
     #: (request index, key, value set, value read back) of sets the round trip changes.
     changed: list[tuple[int, str, Any, Any]] = field(default_factory=list)
+    #: Why the plugin did not start on this store.
+    start_problem: str | None = None
 
 
-async def _run(session: Session, config: Mapping[str, Any], fidelity: str) -> _Run | None:
+async def _run(session: Session, config: Mapping[str, Any], fidelity: str) -> _Run:
     from ._exercise import Exerciser
 
     host = session.host(config, fidelity=fidelity)
     session.monitor.during = f"initialize() on a {fidelity} store"
     try:
         await host.start()
-    except (PluginStartError, PluginLoadError):
-        return None  # config.valid and lifecycle.initialize report it
+    except (PluginStartError, PluginLoadError) as exc:
+        failed = _Run(start_problem=getattr(exc, "problem", None) or str(exc))
+        failed.changed = _changed(host.data_store.operations, 0)
+        return failed
     try:
         exerciser = Exerciser(
             host, session.ev, session.monitor, session.settings.examples, session.draws
@@ -62,17 +66,42 @@ async def _run(session: Session, config: Mapping[str, Any], fidelity: str) -> _R
             run.answers.append(
                 {"status": exchange.status, "body": exchange.text if body is NO_BODY else body}
             )
-            for op in list(store.operations)[seen_ops:]:
-                if op.op == "set" and op.key is not None:
-                    back = sql_round_trip(op.value)
-                    if back != op.value:
-                        run.changed.append((index, op.key, op.value, back))
+            run.changed += _changed(list(store.operations)[seen_ops:], index)
             seen_ops = len(store.operations)
         run.events = [(e.name, e.data) for e in host.event_bus.published]
     finally:
         session.monitor.during = f"shutdown() on a {fidelity} store"
         await host.aclose()
     return run
+
+
+def _changed(operations: Any, index: int) -> list[tuple[int, str, Any, Any]]:
+    """The sets among ``operations`` whose value an SQL store does not give back."""
+    out = []
+    for op in operations:
+        if op.op == "set" and op.key is not None:
+            try:
+                back = sql_round_trip(op.value)
+            except (TypeError, ValueError) as exc:  # the SQL adapter's set raises
+                back = _Unstorable(exc)
+            if back != op.value:
+                out.append((index, op.key, op.value, back))
+    return out
+
+
+class _Unstorable:
+    """What an SQL store makes of a value json.dumps refuses: an error, not a value."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.text = f"{type(exc).__name__}: {exc}"
+
+    def __repr__(self) -> str:
+        return f"nothing: set() raises {self.text}"
+
+
+def _describe(key: str, value: Any, back: Any) -> str:
+    shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
+    return f"{key} ({shown} read back as {back!r})"
 
 
 def _differences(a: Any, b: Any, path: str = "") -> list[str]:
@@ -129,12 +158,25 @@ async def replay(session: Session) -> None:
         first = await _run(session, config, "memory")
         second = await _run(session, config, "memory")
         sql = await _run(session, config, "sql")
-        if first is None or second is None or sql is None:
+        label = "" if config == ev.valid_config else f" (configuration {config!r})"
+        if first.start_problem or second.start_problem:
+            continue  # config.valid and lifecycle.initialize report it
+        if sql.start_problem and ("start", sql.start_problem) in reported:
+            continue  # the same failure under another configuration
+        if sql.start_problem:
+            reported.add(("start", sql.start_problem))
+            # A set the SQL adapter refuses raises before it is recorded: name the
+            # values the memory run stored that an SQL store cannot give back.
+            suspects = sql.changed or first.changed
+            named = ", ".join(_describe(k, v, b) for _, k, v, b in suspects) or "no key written"
+            differences.append(
+                f"initialize(){label} starts on a memory store but not on an sql store: "
+                f"{sql.start_problem}; changed by the round trip: {named}"
+            )
             continue
         ev.round_trip_runs += 1
         for _index, key, value, back in sql.changed:
-            changed.setdefault(key, f"{key} ({value!r} read back as {back!r})")
-        label = "" if config == ev.valid_config else f" (configuration {config!r})"
+            changed.setdefault(key, _describe(key, value, back))
         for what, a_list, b_list, c_list in (
             ("answer", first.answers, second.answers, sql.answers),
             ("event", first.events, second.events, sql.events),
@@ -147,11 +189,11 @@ async def replay(session: Session) -> None:
                 path = visible[0]
                 if what == "answer":
                     where = first.requests[i] if i < len(first.requests) else "?"
-                    keys = [k for (j, k, _, _) in sql.changed if j <= i]
+                    names = [k for (j, k, _, _) in sql.changed if j <= i]
                 else:
                     where = f"published {a[0]!r}" if isinstance(a, tuple) else "an event"
-                    keys = [k for (_, k, _, _) in sql.changed]
-                named = ", ".join(changed[k] for k in dict.fromkeys(keys)) or "no key written"
+                    names = [k for (_, k, _, _) in sql.changed]
+                named = ", ".join(changed[k] for k in dict.fromkeys(names)) or "no key written"
                 if (where, path) in reported:
                     break
                 reported.add((where, path))

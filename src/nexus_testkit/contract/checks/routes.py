@@ -252,16 +252,26 @@ def rejects_invalid(ev: Evidence) -> Verdict | None:
     return passed(f"{len(tried)} invalid request(s) refused")
 
 
+def _on_an_object(x: Exchange) -> bool:
+    """A request that needs the object to exist: GET, PATCH, DELETE, or a POST/PUT
+    to a path going on after the id (an action on it); PUT or POST to ``.../{id}``
+    may create it."""
+    if x.method in ("GET", "PATCH", "DELETE"):
+        return True
+    return not x.template.rstrip("/").endswith("}")
+
+
 @check(
     "routes.not_found",
     severity="warning",
-    description="""An id no response returned, on a path parameter (GET, PATCH, POST and DELETE
-    of one object), gets a 404 (or another 4xx), not a 2xx or a 5xx.""",
+    description="""An id no response returned, on a path parameter (GET, PATCH and DELETE of
+    one object, and actions on it such as POST .../{id}/like; PUT or POST to .../{id} may
+    create it), gets a 404 (or another 4xx), not a 2xx or a 5xx.""",
     fix="Look the object up first and raise HTTPException(404) when it does not exist.",
     needs={"exercise"},
 )
 def not_found(ev: Evidence) -> Verdict | None:
-    tried = [x for x in ev.exchanges if x.kind == "unknown" and x.method != "PUT"]
+    tried = [x for x in ev.exchanges if x.kind == "unknown" and _on_an_object(x)]
     if not tried:
         return passed("no operation takes an id on a path parameter")
     bad = [
