@@ -24,6 +24,7 @@ from typing import Any, Literal
 from ..backends._build import check_backend
 from ._checks import CHECKS, CHECKS_BY_ID, Check, Verdict, skip_for, unknown_skips
 from ._evidence import Evidence
+from ._exercise import walk_routes as _walk_routes  # noqa: F401 - tests/test_host.py uses it
 from ._probes import PROBES, HostSettings, Session, probe_of
 
 __all__ = ["CheckResult", "ContractOptions", "Outcome", "PluginReport", "run_contract"]
@@ -241,7 +242,7 @@ def _manifest_name(directory: Path) -> str:
 
     try:
         name = json.loads((directory / "manifest.json").read_text()).get("name")
-    except (OSError, ValueError, AttributeError):
+    except Exception:  # any manifest the manifest checks will report on (even nested too deeply)
         return directory.name
     return name if isinstance(name, str) else directory.name
 
