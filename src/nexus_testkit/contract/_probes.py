@@ -100,13 +100,14 @@ def describe_exception(exc: BaseException) -> str:
 
 
 class _Blocks(list):  # type: ignore[type-arg]
-    """The monitor's list of blocks, each judged when the watchdog adds it.
+    """The monitor's list of blocks, each judged: the plugin's, or a busy machine's.
 
-    A stall is the plugin's when the loop thread was working (it used CPU
-    during the stall) or waiting in a blocking call (``time.sleep``, a sync
-    socket: the thread sleeps in the kernel).  A thread that was runnable but
-    got no CPU was descheduled by a busy machine: nobody's blocking, not
-    counted (``blocked_by_plugin`` is False).
+    A stall is the plugin's when the loop thread waited in a blocking call
+    (``time.sleep``, a sync socket: the thread sleeps in the kernel when the
+    watchdog sees the stall) or did at least the threshold's worth of work (its
+    CPU time over the whole stall, read by the next heartbeat).  A thread that
+    was runnable but got little CPU was descheduled by a busy machine: nobody's
+    blocking, not counted (``blocked_by_plugin`` stays False).
     """
 
     def __init__(self, monitor: _ContractMonitor) -> None:
@@ -114,7 +115,8 @@ class _Blocks(list):  # type: ignore[type-arg]
         self.monitor = monitor
 
     def append(self, block: Any) -> None:
-        block.blocked_by_plugin = self.monitor.loop_was_busy()
+        block.blocked_by_plugin = self.monitor.loop_is_waiting()
+        self.monitor.open_block = (block, self.monitor.beat_cpu)
         super().append(block)
 
 
@@ -122,39 +124,32 @@ class _ContractMonitor(BlockingMonitor):
     def __init__(self, threshold: float, prefer: tuple[str, ...]) -> None:
         super().__init__(threshold, prefer=prefer)
         self.blocks = _Blocks(self)
+        self.beat_cpu = 0.0
+        self.open_block: tuple[Any, float] | None = None
         self._native_id: int | None = None
-        self._clock: int | None = None
-        self._beat_cpu = 0.0
 
     def _heartbeat(self) -> None:
         # Runs on the loop thread: its own CPU clock.
-        self._beat_cpu = time.thread_time()
+        now = time.thread_time()
+        if self.open_block is not None:
+            block, started = self.open_block
+            self.open_block = None
+            block.cpu_seconds = now - started
+            if block.cpu_seconds >= self.threshold:
+                block.blocked_by_plugin = True
+        self.beat_cpu = now
         super()._heartbeat()
 
     async def __aenter__(self) -> _ContractMonitor:
         self._native_id = threading.get_native_id()
-        self._clock = _thread_clock(threading.get_ident())
         await super().__aenter__()
         return self
 
-    def loop_was_busy(self) -> bool:
-        lag = time.monotonic() - self._beat
-        if self._clock is None or self._native_id is None or lag <= 0:
-            return True  # cannot tell: count it, as the monitor always did
-        try:
-            used = time.clock_gettime(self._clock) - self._beat_cpu
-        except OSError:
+    def loop_is_waiting(self) -> bool:
+        """The loop thread sleeps in a blocking call (or the state cannot be read)."""
+        if self._native_id is None:
             return True
-        if used >= lag / 4:
-            return True
-        return _thread_state(self._native_id) not in ("R", None)
-
-
-def _thread_clock(ident: int) -> int | None:
-    try:
-        return time.pthread_getcpuclockid(ident)
-    except (AttributeError, OSError):  # not on this platform
-        return None
+        return _thread_state(self._native_id) not in ("R",)
 
 
 def _thread_state(native_id: int) -> str | None:
