@@ -79,7 +79,7 @@ class TenPlugin(BasePlugin):
         async def delete(item_id: int) -> None:
             find(item_id)
             del self.items[item_id]
-            await self.set_data(f"item:{item_id}", None)
+            await self.set_data(f"item:{item_id}", {"deleted": True})
 
         @router.get("/search", response_model=list[Item])
         async def search(q: str = Query(min_length=1, max_length=20)) -> list[Item]:
