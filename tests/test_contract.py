@@ -470,6 +470,15 @@ CASES: dict[str, Case] = {
             "-nexus-sibling/secret.txt'})  ->  200: open /",
         ),
     ),
+    "security_cwd_writes": Case(
+        "security.cwd_writes",
+        "warning",
+        (
+            "security_cwd_writes/plugin.py: the import or the constructor created in the "
+            "working directory",
+            "/.security_cwd_writes_cache",
+        ),
+    ),
     "blocking_initialize": Case(
         "robustness.blocking",
         "warning",
@@ -482,6 +491,16 @@ CASES: dict[str, Case] = {
 }
 
 # ------------------------------------------------------------------ running the contract
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _no_cache_left_in_the_working_directory():
+    """security_cwd_writes makes a folder in the working directory on purpose; its
+    shutdown() removes it, but a refused start never shuts down."""
+    yield
+    import shutil
+
+    shutil.rmtree(Path.cwd() / ".security_cwd_writes_cache", ignore_errors=True)
 
 _REPORTS: dict[tuple[Path, float], PluginReport] = {}
 

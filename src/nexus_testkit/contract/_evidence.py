@@ -106,6 +106,10 @@ class Evidence:
     valid_config: dict[str, Any] = field(default_factory=dict)
     # load -------------------------------------------------------------------
     load_error: Any = None  # PluginLoadError
+    #: Files the plugin reached while plugin.py was imported and the instance built.
+    load_files: list[tuple[str, str]] = field(default_factory=list)
+    #: The working directory of the run.
+    cwd: Path = field(default_factory=Path.cwd)
     loaded: Any = None  # LoadedPlugin
     platform_class: Any = None
     health_before: Attempt | None = None

@@ -366,7 +366,10 @@ class Session:
         try:
             # Imports block by nature (and the first one pays for FastAPI): not judged.
             self.monitor.during = ""
-            ev.loaded = import_plugin(self.directory)
+            from ._audit import recording
+
+            with recording(ev.load_files):
+                ev.loaded = import_plugin(self.directory)
         except PluginLoadError as exc:
             ev.load_error = exc
             order = ("import", "instance", "interface")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from .._audit import allowed_roots, outside
 from .._checks import Verdict, check, failed, passed
 from .._evidence import Evidence
@@ -49,3 +51,31 @@ def filesystem(ev: Evidence) -> Verdict | None:
         )
     tried = len(ev.traversals)
     return passed(f"{tried} traversal request(s); no file reached outside the allowed places")
+
+
+@check(
+    "security.cwd_writes",
+    severity="warning",
+    description="""Importing plugin.py and building the instance create no file or folder in the
+    working directory (the platform's, shared by every plugin), outside the plugin's own
+    directory.""",
+    fix="""Create data directories in initialize(), under a path the configuration names or
+    beside plugin.py (Path(__file__).parent), not relative to the working directory.""",
+    needs={"instance"},
+)
+def cwd_writes(ev: Evidence) -> Verdict | None:
+    cwd = str(ev.cwd.resolve()) + os.sep
+    own = str(ev.directory.resolve()) + os.sep
+    made = sorted(
+        {
+            path
+            for what, path in ev.load_files
+            if what == "write" and path.startswith(cwd) and not path.startswith(own)
+        }
+    )
+    if made:
+        return failed(
+            f"{ev.file}: the import or the constructor created in the working directory "
+            f"({ev.cwd}):\n" + bullets(made)
+        )
+    return None
