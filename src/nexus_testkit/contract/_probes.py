@@ -23,6 +23,7 @@ import logging
 import secrets as _secrets
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -522,12 +523,28 @@ class Session:
                 await bus.publish(name, payload, source=CONTRACT_SOURCE)
         from .._errors import PluginTimeoutError
 
+        # One line per handler, event and error, with the smallest payload
+        # that raised it: generated payloads make every line different.
+        smallest: dict[tuple[str, str, str], str] = {}
+        count: Counter[tuple[str, str, str]] = Counter()
+        timeouts: set[tuple[str, str, str]] = set()
         for failure in bus.handler_failures[before:]:
-            line = (
-                f"{handler_name(failure.handler)} on {failure.event.name!r} with data "
-                f"{failure.event.data!r} raised {describe_exception(failure.exception)}"
+            key = (
+                handler_name(failure.handler),
+                failure.event.name,
+                describe_exception(failure.exception),
             )
+            data = repr(failure.event.data)
+            count[key] += 1
+            if key not in smallest or len(data) < len(smallest[key]):
+                smallest[key] = data
             if isinstance(failure.exception, PluginTimeoutError):
+                timeouts.add(key)
+        for key, data in smallest.items():
+            handler, event, error = key
+            times = f"(x{count[key]}) " if count[key] > 1 else ""
+            line = f"{times}{handler} on {event!r} with data {data} raised {error}"
+            if key in timeouts:
                 self.ev.handler_timeouts.append(line)
             self.ev.handler_failures.append(line)
 

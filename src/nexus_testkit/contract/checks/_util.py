@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 
 __all__ = ["RECORDED", "TIMEOUT_FIX", "bullets", "timed_out"]
@@ -21,7 +22,15 @@ TIMEOUT_FIX = (
 
 
 def bullets(lines: Iterable[str]) -> str:
-    return "\n".join(f"- {line}" for line in lines)
+    """One ``- line`` per line; a line that occurs more than once is written
+    once, where it first occurred, as ``- (xN) line``.  A contract run starts
+    the plugin many times, so the same log record or task would otherwise be
+    listed once per start."""
+    counts = Counter(lines)
+    return "\n".join(
+        f"- (x{counts[line]}) {line}" if counts[line] > 1 else f"- {line}"
+        for line in counts  # first occurrences, in order
+    )
 
 
 def timed_out(text: str | None) -> bool:

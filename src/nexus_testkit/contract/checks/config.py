@@ -131,7 +131,10 @@ def secrets(ev: Evidence) -> Verdict | None:
     for record in ev.log_records:
         text = _record_text(record)
         if masker.contains_secret(text):
-            leaks.append(f"log record {record.levelname} {record.name}: {masker(text)[:300]}")
+            leaks.append(
+                f"log record {record.levelname} {record.name}: {masker(text)[:300]}"
+                f" at {record.pathname}:{record.lineno}"
+            )
     for event in ev.published(CONTRACT_SOURCE):
         text = json.dumps(event.data, default=str)
         if masker.contains_secret(text):
@@ -141,7 +144,5 @@ def secrets(ev: Evidence) -> Verdict | None:
             leaks.append(f"response to {what}: {masker(text)[:300]}")
     if leaks:
         keys = ", ".join(ev.secret_values)
-        # One line per place: the exercise may send the same route many times.
-        unique = list(dict.fromkeys(leaks))
-        return failed(f"values of secret keys ({keys}) appeared in:\n" + bullets(unique))
+        return failed(f"values of secret keys ({keys}) appeared in:\n" + bullets(leaks))
     return None
