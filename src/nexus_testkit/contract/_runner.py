@@ -26,6 +26,7 @@ from ._checks import CHECKS, CHECKS_BY_ID, Check, Verdict, skip_for, unknown_ski
 from ._evidence import Evidence
 from ._exercise import walk_routes as _walk_routes  # noqa: F401 - tests/test_host.py uses it
 from ._probes import PROBES, HostSettings, Session, probe_of
+from .checks._util import bullets as _bullets  # noqa: F401 - tests/test_output.py uses it
 
 __all__ = ["CheckResult", "ContractOptions", "Outcome", "PluginReport", "run_contract"]
 
