@@ -103,12 +103,8 @@ class CheckResult:
     @classmethod
     def from_json(cls, document: Any) -> CheckResult:
         """The inverse of :meth:`to_json`; ValueError for anything else."""
-        if not isinstance(document, dict) or set(document) != {
-            "check",
-            "severity",
-            "outcome",
-            "message",
-        }:
+        required = {"check", "severity", "outcome", "message"}
+        if not isinstance(document, dict) or not required <= set(document) <= required | {"fix"}:
             raise ValueError(f"not a check result: {document!r:.200}")
         if not all(isinstance(v, str) for v in document.values()) or document["outcome"] not in (
             "passed",
@@ -118,7 +114,11 @@ class CheckResult:
         ):
             raise ValueError(f"not a check result: {document!r:.200}")
         return cls(
-            document["check"], document["severity"], document["outcome"], document["message"]
+            document["check"],
+            document["severity"],
+            document["outcome"],
+            document["message"],
+            document.get("fix"),
         )
 
 
