@@ -62,7 +62,13 @@ NEED_STARTED = (
     "routes.unique",
     "routes.get_ok",
     "routes.prefix",
+    "routes.no_server_error",
+    "routes.response_schema",
+    "routes.rejects_invalid",
+    "routes.not_found",
     "health.after_init",
+    "store.round_trip",
+    "security.filesystem",
 )
 
 
@@ -386,6 +392,37 @@ CASES: dict[str, Case] = {
         "routes.get_ok",
         "failed",
         ("GET /api/plugins/routes_get_500/items answered 500",),
+        # The exercise sends the same GET.
+        also={"routes.no_server_error": "failed"},
+    ),
+    "routes_server_error": Case(
+        "routes.no_server_error",
+        "failed",
+        (
+            'await nexus_client.get("/files/info", params={\'path\': ',
+            "->  500",
+            "raised HTTPException: 500: 404: no such file (while handling HTTPException: 404",
+            f'routes_server_error/plugin.py", line '
+            f"{line_of('routes_server_error', 'status_code=500')}, in file_info",
+        ),
+    ),
+    "routes_response_schema": Case(
+        "routes.response_schema",
+        "failed",
+        (
+            'await nexus_client.get("/items/latest")  ->  200',
+            "'name' is a required property",
+        ),
+    ),
+    "routes_rejects_invalid": Case(
+        "routes.rejects_invalid",
+        "warning",
+        ('await nexus_client.post("/items", json=', "->  201"),
+    ),
+    "routes_not_found": Case(
+        "routes.not_found",
+        "warning",
+        ('await nexus_client.get("/items/987654321")  ->  200',),
     ),
     "routes_prefix": Case(
         "routes.prefix",
@@ -416,6 +453,32 @@ CASES: dict[str, Case] = {
         "failed",
         ("collection 'items' index 0 is {'unique': True}",),
     ),
+    "store_round_trip": Case(
+        "store.round_trip",
+        "failed",
+        (
+            'await nexus_client.get("/cache"): body.fast is False on a memory store, '
+            "'False' on an sql store",
+            "plugin:store_round_trip:fast_mode (False read back as 'False')",
+        ),
+    ),
+    "security_filesystem": Case(
+        "security.filesystem",
+        "failed",
+        (
+            'await nexus_client.get("/files/read", params={\'path\': \'../nexus-corpus-files-',
+            "-nexus-sibling/secret.txt'})  ->  200: open /",
+        ),
+    ),
+    "security_cwd_writes": Case(
+        "security.cwd_writes",
+        "warning",
+        (
+            "security_cwd_writes/plugin.py: the import or the constructor created in the "
+            "working directory",
+            "/.security_cwd_writes_cache",
+        ),
+    ),
     "blocking_initialize": Case(
         "robustness.blocking",
         "warning",
@@ -428,6 +491,16 @@ CASES: dict[str, Case] = {
 }
 
 # ------------------------------------------------------------------ running the contract
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _no_cache_left_in_the_working_directory():
+    """security_cwd_writes makes a folder in the working directory on purpose; its
+    shutdown() removes it, but a refused start never shuts down."""
+    yield
+    import shutil
+
+    shutil.rmtree(Path.cwd() / ".security_cwd_writes_cache", ignore_errors=True)
 
 _REPORTS: dict[tuple[Path, float], PluginReport] = {}
 
@@ -571,6 +644,8 @@ async def test_routes_failure_gives_reasons_for_what_it_stops(case):
         "routes.unique",
         "routes.get_ok",
         "routes.prefix",
+        "routes.no_server_error",
+        "store.round_trip",
     ):
         result = report.result(check_id)
         assert result.outcome == "skipped"
@@ -827,3 +902,163 @@ def test_cli_checks_markdown_lists_every_check(cli):
     assert [row.split("`")[1] for row in rows] == [c.id for c in CHECKS]
     for check, row in zip(CHECKS, rows, strict=True):
         assert f"| {check.severity} |" in row
+
+
+# ------------------------------------------------------------------ the registry
+
+
+def test_every_check_needs_evidence_some_probe_records():
+    from nexus_testkit.contract._probes import EVIDENCE, PROBES
+
+    known = set(PROBES) | set(EVIDENCE)
+    for check in CHECKS:
+        assert check.needs, check.id
+        assert check.needs <= known, (check.id, check.needs - known)
+        assert check.uses <= known, (check.id, check.uses - known)
+        assert check.judge is not None
+
+
+def test_skipping_checks_runs_only_the_probes_the_others_need():
+    from nexus_testkit.contract._runner import needed_probes
+
+    everything = needed_probes(list(CHECKS))
+    assert {"exercise", "get_ok", "round_trip"} <= everything
+    without_routes = needed_probes([c for c in CHECKS if c.area not in ("routes", "store")])
+    assert {"exercise", "get_ok", "round_trip"}.isdisjoint(without_routes)
+    # The checks over everything recorded read the exercise without needing it.
+    assert "exercise" in CHECKS_BY_ID["events.declared"].uses
+
+
+def _copy_of_good(tmp_path: Path, name: str, routes: str = "", extra: str = "") -> Path:
+    target = tmp_path / name
+    target.mkdir()
+    anchor = '            return {"plugin": self.name, "initialized": self.initialized, "mode": self.mode}\n'
+    source = (GOOD / "plugin.py").read_text().replace('NAME = "good"', f'NAME = "{name}"')
+    source = source.replace(anchor, anchor + routes).replace(
+        "    def get_database_schema", extra + "    def get_database_schema"
+    )
+    (target / "plugin.py").write_text(source)
+    manifest = json.loads((GOOD / "manifest.json").read_text())
+    manifest["name"] = name
+    manifest["events"] = {"publishes": [f"{name}.started"], "subscribes": ["user.created"]}
+    (target / "manifest.json").write_text(json.dumps(manifest))
+    return target
+
+
+HANGING_GET = """
+        @router.get("/export")
+        async def export() -> dict[str, Any]:
+            import asyncio
+            from pathlib import Path
+
+            Path(__file__).with_name("export-was-called").touch()
+            await asyncio.Event().wait()
+            return {}
+"""
+
+
+@pytest.mark.asyncio
+async def test_a_skipped_check_runs_no_probe_only_it_needs(tmp_path):
+    """A hanging GET route costs nothing when the checks that call routes are skipped."""
+    plugin = _copy_of_good(tmp_path, "hangs_on_get", HANGING_GET)
+    skip = {c.id: "the route needs S3" for c in CHECKS if c.area in ("routes", "store")}
+    skip.pop("routes.routers")
+    report = await run_contract(plugin, ContractOptions(timeout=0.2, skip=skip))
+    assert report.error is None
+    assert _not_passed(report) == [
+        f"{cid}: skipped: skipped by the user: the route needs S3" for cid in skip
+    ]
+    assert not (plugin / "export-was-called").exists()  # no request reached the route
+    # Not skipped, the same plugin fails on the time-out, once per route, with a time-out fix.
+    hung = await run_contract(plugin, ContractOptions(timeout=0.2))
+    assert (plugin / "export-was-called").exists()
+    get_ok = hung.result("routes.get_ok")
+    assert get_ok.outcome == "failed"
+    assert "did not finish within 0.2 s" in get_ok.message
+    assert get_ok.fix is not None
+    assert "time-out" in get_ok.fix
+    exercised = hung.result("routes.no_server_error").message
+    assert exercised.count("did not finish within") == 1, exercised
+
+
+@pytest.mark.asyncio
+async def test_time_out_failures_say_how_to_fix_a_time_out():
+    result = (await case_report("init_hangs")).result("lifecycle.initialize")
+    assert result.fix is not None
+    assert "time-out" in result.fix
+    assert "payload" not in result.fix
+    assert (await case_report("init_returns_false")).result("lifecycle.initialize").fix is None
+
+
+@pytest.mark.parametrize(
+    ("text", "parsed"),
+    [
+        ("routes.get_ok=needs S3", ("routes.get_ok", "needs S3")),
+        ("routes.get_ok:needs S3", ("routes.get_ok", "needs S3")),
+        ("my_plugin:routes.get_ok=needs S3", ("my_plugin:routes.get_ok", "needs S3")),
+        ("routes.get_ok", None),
+        ("my_plugin:routes.get_ok=", None),
+    ],
+)
+def test_parse_skip(text, parsed):
+    from nexus_testkit.contract._checks import parse_skip
+
+    assert parse_skip(text) == parsed
+
+
+def test_a_scoped_skip_names_a_real_check():
+    ContractOptions(skip={"my_plugin:routes.get_ok": "needs S3"})
+    with pytest.raises(ValueError, match=r"my_plugin:routes\.nope"):
+        ContractOptions(skip={"my_plugin:routes.nope": "typo"})
+
+
+@pytest.mark.asyncio
+async def test_a_skip_scoped_to_a_plugin_skips_it_there_only():
+    skip = {"events_undeclared:events.declared": "declared upstream"}
+    report = await run_contract(CORPUS / "events_undeclared", ContractOptions(skip=skip))
+    assert report.result("events.declared").outcome == "skipped"
+    other = await run_contract(
+        CORPUS / "events_undeclared", ContractOptions(skip={"other:events.declared": "x"})
+    )
+    assert other.result("events.declared").outcome == "failed"
+
+
+VALIDATE_CONFIG = """
+    def validate_config(self, config: dict[str, Any]) -> bool:
+        return bool(config.get("api_key"))
+
+"""
+
+
+@pytest.mark.asyncio
+async def test_validate_config_returning_false_is_a_refusal(tmp_path):
+    """The platform's own hook: a plugin that refuses there need not refuse in initialize()."""
+    plugin = _copy_of_good(tmp_path, "validates", extra=VALIDATE_CONFIG)
+    source = (plugin / "plugin.py").read_text()
+    # initialize() no longer refuses a missing api_key itself.
+    source = source.replace("if not isinstance(api_key, str) or not api_key:", "if False:")
+    (plugin / "plugin.py").write_text(source)
+    report = await run_contract(plugin)
+    assert report.result("config.required").outcome == "passed", report.result(
+        "config.required"
+    ).message
+
+
+@pytest.mark.parametrize(
+    ("method", "template", "judged"),
+    [
+        ("GET", "/items/{item_id}", True),
+        ("DELETE", "/items/{item_id}", True),
+        ("PATCH", "/items/{item_id}", True),
+        ("POST", "/messages/{message_id}/like", True),
+        # PUT or POST to the id itself may create the object (hello_world's POST /languages/{code}).
+        ("PUT", "/items/{item_id}", False),
+        ("POST", "/languages/{code}", False),
+    ],
+)
+def test_not_found_judges_requests_that_need_the_object(method, template, judged):
+    from nexus_testkit.contract._evidence import Exchange
+    from nexus_testkit.contract.checks.routes import _on_an_object
+
+    exchange = Exchange(method, template.replace("{", "").replace("}", ""), template, "", "unknown")
+    assert _on_an_object(exchange) is judged

@@ -160,7 +160,7 @@ def test_ini_skips_and_plugin_globs(project: pytest.Pytester) -> None:
         ),
         (
             ["--nexus-skip=routes.get_ok"],
-            "ERROR: --nexus-skip: 'routes.get_ok' is not a valid skip. Valid form: CHECK_ID=REASON (a reason is required, so that the opt-out shows in every report).",
+            "ERROR: --nexus-skip: 'routes.get_ok' is not a valid skip. Valid form: [[]PLUGIN:]CHECK_ID=REASON (a reason is required, so that the opt-out shows in every report).",
         ),
         (
             ["--nexus-skip=routes.get=flaky"],

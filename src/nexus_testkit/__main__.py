@@ -33,8 +33,8 @@ def _parser() -> argparse.ArgumentParser:
         "--skip",
         action="append",
         default=[],
-        metavar="ID=REASON",
-        help="skip a check, with the reason (repeatable)",
+        metavar="[PLUGIN:]ID=REASON",
+        help="skip a check, with the reason; PLUGIN: limits it to one plugin (repeatable)",
     )
     check.add_argument("--timeout", default="5", help="seconds per lifecycle call (5)")
     check.add_argument("--examples", default=None, help="invalid configurations tried at most (25)")

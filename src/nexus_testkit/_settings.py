@@ -17,7 +17,8 @@ __all__ = ["contract_options", "parse_examples", "parse_skips"]
 
 
 def parse_skips(entries: Iterable[tuple[str, str]]) -> dict[str, str]:
-    """``(origin, "CHECK_ID=REASON")`` pairs as ``{check id: reason}``; the first of an id wins.
+    """``(origin, "[PLUGIN:]CHECK_ID=REASON")`` pairs as ``{[plugin:]check id: reason}``;
+    the first of an id wins.
 
     The ids are checked against the contract by :class:`ContractOptions`.
     """
@@ -28,7 +29,7 @@ def parse_skips(entries: Iterable[tuple[str, str]]) -> dict[str, str]:
         parsed = parse_skip(text)
         if parsed is None:
             raise NexusOptionsError(
-                f"{origin}: {text!r} is not a valid skip. Valid form: CHECK_ID=REASON "
+                f"{origin}: {text!r} is not a valid skip. Valid form: [PLUGIN:]CHECK_ID=REASON "
                 "(a reason is required, so that the opt-out shows in every report)."
             )
         skip.setdefault(*parsed)

@@ -35,6 +35,8 @@ def _report(path: Path, options: ContractOptions, isolation: IsolationOptions) -
         options.examples,
         options.blocking_threshold,
         isolation,
+        options.backend,
+        options.db_url,
     )
     report = _reports.get(key)
     if report is None:
@@ -65,6 +67,10 @@ def _skip(reason: str) -> None:
 class ContractFailure(Exception):
     """An error-level check failed (or a warning, under ``--nexus-strict``)."""
 
+    def __init__(self, message: str, fix: str | None = None) -> None:
+        super().__init__(message)
+        self.fix = fix
+
 
 def _outcome(report: PluginReport, check: Check, strict: bool) -> None:
     """Turn one check's result into a pytest outcome."""
@@ -76,10 +82,13 @@ def _outcome(report: PluginReport, check: Check, strict: bool) -> None:
     if result.outcome == "skipped":
         _skip(f"{label}: {result.message}")
     if result.outcome == "failed" or (result.outcome == "warning" and strict):
-        raise ContractFailure(f"{label} ({check.severity}): {check.description}\n{result.message}")
+        raise ContractFailure(
+            f"{label} ({check.severity}): {check.description}\n{result.message}", result.fix
+        )
     if result.outcome == "warning":
         warnings.warn(
-            NexusContractWarning(f"{label}: {result.message}\nFix: {check.fix}"), stacklevel=1
+            NexusContractWarning(f"{label}: {result.message}\nFix: {result.fix or check.fix}"),
+            stacklevel=1,
         )
 
 
@@ -115,7 +124,8 @@ class ContractItem(pytest.Item):
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, ContractFailure):
-            return MessageRepr(f"{excinfo.value}\nFix: {self.check.fix}", str(self.path))
+            fix = excinfo.value.fix or self.check.fix
+            return MessageRepr(f"{excinfo.value}\nFix: {fix}", str(self.path))
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
@@ -202,6 +212,8 @@ def contract_tests(
     timeout: float = 5.0,
     examples: int = 25,
     isolation: str = "process",
+    backend: str = "fake",
+    db_url: str | None = None,
 ) -> type:
     """A test class running the contract against ``plugin_dir``, one test per check.
 
@@ -224,7 +236,13 @@ def contract_tests(
         candidate = Path(caller).parent / path
         if candidate.exists():
             path = candidate
-    options = ContractOptions(timeout=timeout, skip=dict(skip or {}), examples=examples)
+    options = ContractOptions(
+        timeout=timeout,
+        skip=dict(skip or {}),
+        examples=examples,
+        backend=backend,
+        db_url=db_url,
+    )
     isolation_options = IsolationOptions(mode=isolation)  # type: ignore[arg-type]
 
     @pytest.mark.parametrize("check", CHECKS, ids=[c.id for c in CHECKS])
@@ -233,6 +251,6 @@ def contract_tests(
         try:
             _outcome(_report(path, options, isolation_options), check, strict)
         except ContractFailure as exc:
-            pytest.fail(f"{exc}\nFix: {check.fix}", pytrace=False)
+            pytest.fail(f"{exc}\nFix: {exc.fix or check.fix}", pytrace=False)
 
     return type("NexusContract", (), {"test_contract": test_contract, "__test__": True})

@@ -40,6 +40,8 @@ def report_text(reports: Sequence[PluginReport], *, verbose: bool = False) -> st
                 continue
             label = _LABELS[result.outcome]
             text = f"{result.check}: {result.message}" if result.message else result.check
+            if result.fix and result.outcome in ("failed", "warning"):
+                text += f"\nFix: {result.fix}"
             lines.append(f"  {label} {_indent(text, ' ' * 11)}")
         lines.extend(f"  note: {_indent(note, ' ' * 8)}" for note in report.notes)
         for stream, text in report.output.items():

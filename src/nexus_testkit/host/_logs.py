@@ -28,9 +28,10 @@ class LogCapture(logging.Handler):
     each to DEBUG if it would drop records, and restores them afterwards.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, records: list[logging.LogRecord] | None = None) -> None:
         super().__init__(level=logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
+        #: Where records go: a list of its own, or the caller's (the contract's evidence).
+        self.records: list[logging.LogRecord] = [] if records is None else records
         self._attached: list[tuple[logging.Logger, int]] = []
 
     def emit(self, record: logging.LogRecord) -> None:
