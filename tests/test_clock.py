@@ -10,7 +10,7 @@ import pytest
 
 from nexus_testkit import PluginTimeoutError
 from nexus_testkit._deadlines import Deadline, run_with_timeout
-from nexus_testkit._realtime import real_monotonic
+from nexus_testkit._realtime import real_io, real_monotonic
 from nexus_testkit.world import ClockError, VirtualClock, _clock
 
 
@@ -92,6 +92,38 @@ async def test_advance_waits_for_a_threads_result_before_moving_on() -> None:
         task = asyncio.create_task(job())
         await clock.advance(61)
         assert steps == ["thread", "after 60 s"]
+        await task
+
+
+@pytest.mark.asyncio
+async def test_advance_waits_for_real_io_a_driver_answers_from_its_own_thread() -> None:
+    # aiosqlite answers through call_soon_threadsafe from a thread of its own,
+    # not run_in_executor: the platform store marks its queries with real_io()
+    # so that advance() does not return while a woken task waits for one.
+    import threading
+
+    stored: dict[str, str] = {}
+
+    async def query() -> str:
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[str] = loop.create_future()
+
+        def driver() -> None:
+            time.sleep(0.05)
+            loop.call_soon_threadsafe(answer.set_result, "row")
+
+        threading.Thread(target=driver).start()
+        with real_io():
+            return await answer
+
+    async def refresher() -> None:
+        await asyncio.sleep(30)
+        stored["stats"] = await query()
+
+    async with VirtualClock() as clock:
+        task = asyncio.create_task(refresher())
+        await clock.advance(30)
+        assert stored == {"stats": "row"}
         await task
 
 

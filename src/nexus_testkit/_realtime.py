@@ -15,16 +15,19 @@ a clock this is exactly ``loop.call_later``, at the cost of one ``WeakSet.add``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import time
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 __all__ = [
     "is_frozen",
     "is_real_timer",
     "real_call_later",
+    "real_io",
+    "real_io_pending",
     "real_monotonic",
     "set_frozen",
     "shift_real_timers",
@@ -36,6 +39,8 @@ __all__ = [
 _MONOTONIC: Callable[[], float] = getattr(time.monotonic, "__nexus_real__", time.monotonic)
 _REAL_TIMERS: weakref.WeakSet[asyncio.TimerHandle] = weakref.WeakSet()
 _FROZEN = [False]
+#: One future per real I/O operation in flight (see real_io), done when it ends.
+_IO: set[asyncio.Future[None]] = set()
 
 
 def real_monotonic() -> float:
@@ -110,3 +115,32 @@ async def wait_real(task: asyncio.Future[Any], timeout: float | None) -> bool:  
 def _expire(expired: asyncio.Future[None]) -> None:
     if not expired.done():
         expired.set_result(None)
+
+
+@contextlib.contextmanager
+def real_io() -> Iterator[None]:
+    """Mark the block as real I/O in flight (a database driver's round trip).
+
+    A virtual clock's ``advance()`` waits, in real time, for such blocks to end
+    before it moves on or returns: the work they wait for happens on a thread
+    or a socket the loop cannot see (aiosqlite answers through
+    ``call_soon_threadsafe``, asyncpg through a socket), so without the mark
+    the clock would return while a woken task is still waiting for its query.
+    """
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        yield
+        return
+    done: asyncio.Future[None] = loop.create_future()
+    _IO.add(done)
+    try:
+        yield
+    finally:
+        _IO.discard(done)
+        done.set_result(None)
+
+
+def real_io_pending(loop: asyncio.AbstractEventLoop) -> list[asyncio.Future[None]]:
+    """The :func:`real_io` blocks in flight on ``loop``, as futures done when they end."""
+    return [f for f in _IO if not f.done() and f.get_loop() is loop]

@@ -33,6 +33,7 @@ from typing import Any
 
 from .._errors import NexusTestkitError
 from .._masking import Masker
+from .._realtime import real_io
 from ..fakes._bus import Event, Handler, RecordingEventBus
 from ..fakes._services import RecordingServiceRegistry
 from ..fakes._store import RecordingDataStore
@@ -213,7 +214,8 @@ class PlatformDataStore(RecordingDataStore):
         await self.real.connect()
         if self._tmpdir is None:
             # A shared database (PostgreSQL): every host starts from an empty store.
-            await self.real.clear()
+            with real_io():  # a virtual clock's advance waits for the query
+                await self.real.clear()
 
     async def disconnect(self) -> None:
         await super().disconnect()
@@ -232,37 +234,44 @@ class PlatformDataStore(RecordingDataStore):
 
     async def get(self, key: str, default: Any = None) -> Any:
         await super().get(key, default)  # recording, faults, connection check
-        result = await self.real.get(key, default)
+        with real_io():  # a virtual clock's advance waits for the query
+            result = await self.real.get(key, default)
         self.operations[-1] = self.operations[-1]._replace(result=result)
         return result
 
     async def set(self, key: str, value: Any) -> None:
         await super().set(key, value)
-        await self.real.set(key, value)
+        with real_io():  # a virtual clock's advance waits for the query
+            await self.real.set(key, value)
 
     async def delete(self, key: str) -> None:
         await super().delete(key)
-        await self.real.delete(key)
+        with real_io():  # a virtual clock's advance waits for the query
+            await self.real.delete(key)
 
     async def exists(self, key: str) -> bool:
         await super().exists(key)
-        result: bool = await self.real.exists(key)
+        with real_io():  # a virtual clock's advance waits for the query
+            result: bool = await self.real.exists(key)
         self.operations[-1] = self.operations[-1]._replace(result=result)
         return result
 
     async def list_keys(self, pattern: str = "*") -> list[str]:
         await super().list_keys(pattern)
-        result: list[str] = await self.real.list_keys(pattern)
+        with real_io():  # a virtual clock's advance waits for the query
+            result: list[str] = await self.real.list_keys(pattern)
         self.operations[-1] = self.operations[-1]._replace(result=result)
         return result
 
     async def clear(self) -> None:
         await super().clear()
-        await self.real.clear()
+        with real_io():  # a virtual clock's advance waits for the query
+            await self.real.clear()
 
     async def health_check(self) -> dict[str, Any]:
         await super().health_check()
-        result: dict[str, Any] = await self.real.health_check()
+        with real_io():  # a virtual clock's advance waits for the query
+            result: dict[str, Any] = await self.real.health_check()
         self.operations[-1] = self.operations[-1]._replace(result=result)
         return result
 

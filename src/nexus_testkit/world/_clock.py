@@ -42,7 +42,13 @@ from types import TracebackType
 from typing import Any
 
 from .._errors import NexusTestkitError
-from .._realtime import is_real_timer, real_monotonic, set_frozen, shift_real_timers
+from .._realtime import (
+    is_real_timer,
+    real_io_pending,
+    real_monotonic,
+    set_frozen,
+    shift_real_timers,
+)
 
 __all__ = ["ClockError", "VirtualClock"]
 
@@ -371,7 +377,11 @@ class VirtualClock:
             if self._busy(loop):
                 idle = 0
                 continue
-            threads = [f for f in self._threads if not f.done() and f not in self._long_threads]
+            threads = [
+                f
+                for f in (*self._threads, *real_io_pending(loop))
+                if not f.done() and f not in self._long_threads
+            ]
             if threads:
                 idle = 0
                 # A thread's work takes real time: let the clock run meanwhile.
