@@ -1062,3 +1062,67 @@ def test_not_found_judges_requests_that_need_the_object(method, template, judged
 
     exchange = Exchange(method, template.replace("{", "").replace("}", ""), template, "", "unknown")
     assert _on_an_object(exchange) is judged
+
+
+FLAT_PLUGIN = '''
+from fastapi import APIRouter
+
+
+class FlatPlugin:
+    def __init__(self):
+        self.name = "flat"
+        self.category = "test"
+        self.version = "0.1.0"
+        self.config = {}
+        self.db_adapter = self.event_bus = self.service_registry = None
+
+    async def initialize(self):
+        # Reads every key the flat section declares, by its default's type.
+        if not isinstance(self.config["retries"], int) or isinstance(self.config["retries"], bool):
+            return False
+        if not isinstance(self.config["greeting"], str):
+            return False
+        return STRICT_GREETING is None or self.config["greeting"] == STRICT_GREETING
+
+    async def shutdown(self):
+        pass
+
+    def get_api_routes(self):
+        return [APIRouter()]
+
+    async def health_check(self):
+        return {"healthy": True}
+
+    def get_database_schema(self):
+        return {}
+
+
+def create_plugin():
+    return FlatPlugin()
+'''
+
+
+@pytest.mark.parametrize("strict", [False, True], ids=["types-only", "refuses-other-greetings"])
+@pytest.mark.asyncio
+async def test_config_valid_on_the_flat_dialect_varies_values_within_their_types(tmp_path, strict):
+    """The flat `config` section states no rule: config.valid keeps every key and
+    varies each value within its default's type, and says so when it fails."""
+    from ._helpers import write_plugin
+
+    manifest = {
+        "name": "flat",
+        "version": "0.1.0",
+        "category": "test",
+        "config": {"greeting": "hello", "retries": 3},
+    }
+    source = f"STRICT_GREETING = {'hello' if strict else None!r}\n" + FLAT_PLUGIN
+    plugin = write_plugin(tmp_path, "flat", source=source, manifest=manifest)
+    result = (await run_contract(plugin)).result("config.valid")
+    if not strict:
+        # Every draw keeps both keys with values of the defaults' types.
+        assert result.outcome == "passed", result.message
+    else:
+        assert result.outcome == "failed", result.message
+        assert "only type-preserving variations of the defaults were drawn, every key kept" in (
+            result.message
+        )

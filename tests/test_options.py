@@ -78,6 +78,17 @@ def test_host_options_are_frozen_and_replace_refuses_unknown_names() -> None:
     )
 
 
+def test_asking_for_the_fakes_drops_the_sessions_database_url() -> None:
+    # A session run with --nexus-backend=platform --nexus-db-url=...: a test
+    # marked nexus_host(backend="fake") runs on the fakes, which have no database.
+    session = HostOptions(backend="platform", db_url="postgresql+asyncpg://u@127.0.0.1/db")
+    fake = session.replace("@pytest.mark.nexus_host", backend="fake")
+    assert (fake.backend, fake.db_url) == ("fake", None)
+    # Naming both is still the contradiction it was.
+    with pytest.raises(NexusOptionsError, match="needs backend='platform'"):
+        session.replace(backend="fake", db_url="sqlite+aiosqlite:///x.db")
+
+
 def test_host_options_from_text_parse_and_name_the_origin() -> None:
     options = HostOptions.from_text(
         {"timeout": "2.5", "fidelity": "sql", "allow_network": "yes", "db_url": ""}

@@ -604,7 +604,16 @@ class Session:
             return
         from ..strategies import configs
 
-        for config in self.draw(configs(manifest, **self.ev.secret_values)):
+        # The flat `config` dialect states no rule, only defaults: what can be
+        # drawn as valid is the defaults with each value varied within its
+        # type, every key kept (no rule says a key may be left out).
+        defaults = (
+            {k: o.default for k, o in manifest.configuration.items() if o.has_default}
+            if manifest.config_dialect == "config"
+            else {}
+        )
+        for drawn in self.draw(configs(manifest, **self.ev.secret_values)):
+            config = {**defaults, **drawn}
             problem = await self.accepted(config)
             self.ev.valid_configs.append((config, problem))
             if sum(p is not None for _, p in self.ev.valid_configs) >= 3:

@@ -176,6 +176,11 @@ class HostOptions:
                 f"{what or 'options'} got {', '.join(map(repr, unknown))}; valid options: "
                 f"{', '.join(self.names())}."
             )
+        if changes.get("backend") == "fake" and "db_url" not in changes:
+            # The database URL belongs to the platform backend: a test that asks
+            # for the fakes (nexus_host(backend="fake")) under a session run with
+            # --nexus-db-url runs on the fakes, without it.
+            changes["db_url"] = None
         try:
             return dataclasses.replace(self, **changes)
         except NexusOptionsError as exc:

@@ -48,10 +48,11 @@ def valid(ev: Evidence) -> Verdict | None:
             why = _why_valid(ev, config)
             problems.append(f"{config!r}: {problem}" + (f" ({why})" if why else ""))
     if problems:
-        flat = ev.manifest.config_dialect != "configuration"
+        flat = ev.manifest.config_dialect == "config"
         note = (
             "the flat `config` section states no rules, so only type-preserving variations of "
-            "the defaults were drawn"
+            "the defaults were drawn, every key kept; declare the rules the plugin enforces "
+            "with a `configuration` section"
             if flat
             else "the platform passes no defaults and no other check: what the manifest allows "
             "reaches initialize()"
