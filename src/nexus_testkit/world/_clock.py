@@ -38,7 +38,6 @@ import time
 import weakref
 from collections.abc import Callable
 from importlib.metadata import version as _version
-from types import TracebackType
 from typing import Any
 
 from .._errors import NexusTestkitError
@@ -49,6 +48,7 @@ from .._realtime import (
     set_frozen,
     shift_real_timers,
 )
+from ._guard import Guard
 
 __all__ = ["ClockError", "VirtualClock"]
 
@@ -87,7 +87,7 @@ _monotonic.__nexus_real__ = real_monotonic  # type: ignore[attr-defined]
 _monotonic_ns.__nexus_real__ = _REAL_NS  # type: ignore[attr-defined]
 
 
-class VirtualClock:
+class VirtualClock(Guard):
     """Simulated time for the event loop it is entered on.
 
     Use it as a context manager inside the test's event loop (a host enters
@@ -223,29 +223,6 @@ class VirtualClock:
         _Offset.seconds = 0.0
         _Offset.active = None
         self._loop = None
-
-    def __enter__(self) -> VirtualClock:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> VirtualClock:
-        return self.__enter__()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def _patch_executor(self, loop: asyncio.AbstractEventLoop) -> None:
         original = loop.run_in_executor

@@ -23,7 +23,6 @@ active).  A name is matched as the plugin wrote it; ``localhost``,
 from __future__ import annotations
 
 from collections.abc import Iterable
-from types import TracebackType
 from typing import Any
 
 import httpx
@@ -31,6 +30,7 @@ import respx
 from respx.models import AllMockedAssertionError
 
 from .._errors import NexusAssertionError
+from ._guard import Guard
 
 __all__ = ["NexusHTTP", "UnmockedRequestError"]
 
@@ -103,7 +103,7 @@ class _Router(respx.MockRouter):
             return await self.owner._passthrough.aresolve(request)
 
 
-class NexusHTTP:
+class NexusHTTP(Guard):
     """Answers a plugin's outbound httpx requests; strict by default.
 
     ::
@@ -119,6 +119,8 @@ class NexusHTTP:
     route from the end-of-test check.  ``calls`` lists every answered
     request with its response; ``unmatched`` the requests no route matched.
     """
+
+    verify_on_exit = True
 
     def __init__(self, *, allow_hosts: Iterable[str] = (), base_url: str | None = None) -> None:
         if isinstance(allow_hosts, str):
@@ -286,31 +288,6 @@ class NexusHTTP:
         for host, port in self._guarded:
             network_guard.disallow(host, port)
         self._guarded.clear()
-
-    def __enter__(self) -> NexusHTTP:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-        if exc_type is None:
-            self.verify()
-
-    async def __aenter__(self) -> NexusHTTP:
-        return self.__enter__()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.__exit__(exc_type, exc, tb)
 
     def __repr__(self) -> str:
         return f"<NexusHTTP {len(self._described)} route(s), {len(self.calls)} call(s)>"

@@ -20,11 +20,11 @@ import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from .._errors import NexusAssertionError
 from .._frames import is_harness_file
+from ._guard import Guard
 
 __all__ = ["SwallowedError", "SwallowedErrors"]
 
@@ -90,7 +90,7 @@ class _Collector(logging.Handler):
         )
 
 
-class SwallowedErrors:
+class SwallowedErrors(Guard):
     """Collects exceptions that were logged or swallowed while it is active.
 
     ::
@@ -107,6 +107,8 @@ class SwallowedErrors:
     ``prefer`` names the plugin's directories, whose innermost frame is the
     one reported.
     """
+
+    verify_on_exit = True
 
     def __init__(
         self,
@@ -206,31 +208,6 @@ class SwallowedErrors:
             for logger in self._watched:
                 logger.removeHandler(self._handler)
             self._watched.clear()
-
-    def __enter__(self) -> SwallowedErrors:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-        if exc_type is None:
-            self.verify()
-
-    async def __aenter__(self) -> SwallowedErrors:
-        return self.__enter__()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.__exit__(exc_type, exc, tb)
 
     def __repr__(self) -> str:
         return f"<SwallowedErrors {len(self.errors)} collected>"
