@@ -957,6 +957,7 @@ HANGING_GET = """
 """
 
 
+@needs_platform  # its plugins import nexus.plugins
 @pytest.mark.asyncio
 async def test_a_skipped_check_runs_no_probe_only_it_needs(tmp_path):
     """A hanging GET route costs nothing when the checks that call routes are skipped."""
@@ -981,6 +982,7 @@ async def test_a_skipped_check_runs_no_probe_only_it_needs(tmp_path):
     assert exercised.count("did not finish within") == 1, exercised
 
 
+@needs_platform  # its plugins import nexus.plugins
 @pytest.mark.asyncio
 async def test_time_out_failures_say_how_to_fix_a_time_out():
     result = (await case_report("init_hangs")).result("lifecycle.initialize")
@@ -1012,6 +1014,7 @@ def test_a_scoped_skip_names_a_real_check():
         ContractOptions(skip={"my_plugin:routes.nope": "typo"})
 
 
+@needs_platform  # its plugins import nexus.plugins
 @pytest.mark.asyncio
 async def test_a_skip_scoped_to_a_plugin_skips_it_there_only():
     skip = {"events_undeclared:events.declared": "declared upstream"}
@@ -1030,6 +1033,7 @@ VALIDATE_CONFIG = """
 """
 
 
+@needs_platform  # its plugins import nexus.plugins
 @pytest.mark.asyncio
 async def test_validate_config_returning_false_is_a_refusal(tmp_path):
     """The platform's own hook: a plugin that refuses there need not refuse in initialize()."""

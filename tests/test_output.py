@@ -181,6 +181,7 @@ def test_a_teardown_warning_raised_as_an_error_is_its_message(pytester: pytest.P
     result.stdout.no_fnmatch_line("*def *")  # no source of ours
 
 
+@needs_platform  # its plugins import nexus.plugins
 def test_a_contract_warning_under_filterwarnings_error_is_its_message(
     pytester: pytest.Pytester,
 ) -> None:
@@ -309,6 +310,7 @@ def test_a_failure_inside_httpx_itself_keeps_its_frames(pytester: pytest.Pyteste
 # ---------------------------------------------------------------------------- contract summary
 
 
+@needs_platform  # its plugins import nexus.plugins
 def test_a_contract_run_ends_with_one_line_per_plugin(pytester: pytest.Pytester) -> None:
     pytester.makeini(INI)
     result = pytester.runpytest(
@@ -333,6 +335,7 @@ def test_a_contract_run_ends_with_one_line_per_plugin(pytester: pytest.Pytester)
     )
 
 
+@needs_platform  # its plugins import nexus.plugins
 def test_the_summary_line_adds_up_under_xdist(pytester: pytest.Pytester) -> None:
     pytester.makeini(INI)
     result = pytester.runpytest(
@@ -369,6 +372,7 @@ def test_identical_lines_are_folded_with_a_count() -> None:
     assert _bullets(["a"]) == "- a"
 
 
+@needs_platform  # its plugins import nexus.plugins
 def test_a_secret_logged_at_every_start_is_one_line_with_its_site(
     pytester: pytest.Pytester,
 ) -> None:
