@@ -61,11 +61,10 @@ class Settings:
             return cls._from_config(config)
         except NexusOptionsError as exc:
             raise pytest.UsageError(str(exc)) from None
-        except ValueError as exc:  # the isolation options' own
-            raise pytest.UsageError(f"--nexus-isolation: {exc}") from None
 
     @classmethod
     def _from_config(cls, config: pytest.Config) -> Settings:
+        from nexus_testkit._errors import NexusOptionsError
         from nexus_testkit._settings import parse_examples, parse_skips
         from nexus_testkit.host._discovery import discover_plugins
         from nexus_testkit.host._options import HostOptions
@@ -90,6 +89,11 @@ class Settings:
             [("--nexus-skip", s) for s in config.getoption("nexus_skip")]
             + [("nexus_skip", s) for s in config.getini("nexus_skip")]
         )
+        mode = config.getoption("nexus_isolation") or config.getini("nexus_isolation")
+        try:
+            isolation = IsolationOptions(mode=mode or "process")
+        except ValueError as exc:  # the isolation options' own; the origin named here only
+            raise NexusOptionsError(f"--nexus-isolation: {exc}") from None
         settings = cls(
             options,
             config.rootpath,
@@ -98,11 +102,7 @@ class Settings:
             skip=skip,
             strict=bool(config.getoption("nexus_strict")),
             examples=parse_examples("--nexus-examples", config.getoption("nexus_examples")),
-            isolation=IsolationOptions(
-                mode=config.getoption("nexus_isolation")
-                or config.getini("nexus_isolation")
-                or "process"
-            ),
+            isolation=isolation,
         )
         if skip:  # the check ids are the contract's to validate
             settings.contract_options()

@@ -130,9 +130,7 @@ class PluginHost:
             clock=clock if clock is not None else o.clock,
             http=http,
             allow_hosts=o.allow_hosts,
-            allow_errors=o.allow_errors
-            if isinstance(o.allow_errors, bool)
-            else list(o.allow_errors),
+            allow_errors=o.allow_errors,  # validated by HostOptions
             allow_network=o.allow_network,
             prefer=self._prefer,
         )
