@@ -29,9 +29,15 @@ from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
 Priority = Literal["low", "normal", "high"]
 TaskStatus = Literal["open", "completed"]
 PRIORITIES = ("low", "normal", "high")
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# The pattern tells the OpenAPI schema (and clients) what strip_whitespace implies:
+# a title of spaces alone is empty.
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"\S")
+]
 Description = Annotated[str, StringConstraints(max_length=2000)]
-Owner = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Owner = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=r"\S")
+]
 
 TASKS_KEY = "tasks"
 STATS_KEY = "stats"

@@ -14,6 +14,13 @@ httpx (sync and async), and what is built on it.  What is not: aiohttp,
 requests, urllib; with the network blocked their connections fail at the
 socket with :class:`~nexus_testkit.NetworkBlockedError`.
 
+The interception is installed once per process, at the first start: one
+router (:class:`_Dispatcher`) registered with respx's httpcore mocker that
+hands each request to the :class:`NexusHTTP` objects active at that moment
+and passes it through when none is.  Patching httpcore for each host and
+unpatching it after (what ``respx.mock`` does on entry and exit) was a third
+of a host's start-up; the dispatcher costs one list lookup per request.
+
 ``allow_hosts=["localhost:9000"]`` lets requests to a real local server
 through (and opens the network guard for that port while the object is
 active).  A name is matched as the plugin wrote it; ``localhost``,
@@ -27,7 +34,8 @@ from typing import Any
 
 import httpx
 import respx
-from respx.models import AllMockedAssertionError
+from respx.mocks import HTTPCoreMocker
+from respx.models import AllMockedAssertionError, CallList, PassThrough
 
 from .._errors import NexusAssertionError
 from ._guard import Guard
@@ -74,33 +82,70 @@ def _port(url: httpx.URL) -> int:
     return 443 if url.scheme == "https" else 80
 
 
-class _Router(respx.MockRouter):
-    """respx's router, whose misses go to the owning :class:`NexusHTTP`."""
+#: The NexusHTTP objects started and not yet stopped, oldest first.
+_active: list[NexusHTTP] = []
 
-    owner: NexusHTTP
 
-    def _last(self) -> bool:
-        # Another respx router started later (a test's own respx.mock) gets its
-        # chance at the request first; only the last one reports the miss.
-        mocker = getattr(self, "Mocker", None)
-        routers = getattr(mocker, "routers", [self])
-        return bool(routers) and routers[-1] is self
+class _Dispatcher(respx.Router):
+    """The process's one router in respx's httpcore mocker: serves the active NexusHTTP.
 
-    def resolve(self, request: httpx.Request) -> Any:
+    respx asks its routers in the order they were registered and gives a
+    request that one router refuses (``AllMockedAssertionError``) to the
+    next; a router started after this one (a test's own ``respx.mock``)
+    therefore gets the requests the NexusHTTP objects have no route for.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(assert_all_called=False, assert_all_mocked=True)
+
+    def _later(self) -> bool:
+        routers = HTTPCoreMocker.routers
+        return self in routers and routers[-1] is not self
+
+    @staticmethod
+    def _through(request: httpx.Request) -> PassThrough:
+        # respx then sends it with the transport it patched (the real one).
+        return PassThrough(f"let through: {request!r}", request=request, origin=None)  # type: ignore[arg-type]
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
         __tracebackhide__ = True
-        try:
-            return super().resolve(request)
-        except AllMockedAssertionError:
-            self.owner._miss(request, self._last())
-            return self.owner._passthrough.resolve(request)
+        for http in reversed(_active):
+            response = http._answer(request)
+            if response is not None:
+                return response
+        return self._miss(request)
 
-    async def aresolve(self, request: httpx.Request) -> Any:
+    async def async_handler(self, request: httpx.Request) -> httpx.Response:
         __tracebackhide__ = True
-        try:
-            return await super().aresolve(request)
-        except AllMockedAssertionError:
-            self.owner._miss(request, self._last())
-            return await self.owner._passthrough.aresolve(request)
+        for http in reversed(_active):
+            response = await http._aanswer(request)
+            if response is not None:
+                return response
+        return self._miss(request)
+
+    def _miss(self, request: httpx.Request) -> httpx.Response:
+        __tracebackhide__ = True
+        if _active:
+            # The newest object reports it (a host's own, or the test's
+            # nexus_http); it returns for a host it lets through.
+            _active[-1]._miss(request, last=not self._later())
+        elif self._later():  # a router started after this one may know it
+            raise AllMockedAssertionError(f"RESPX: {request!r} not mocked!")
+        raise self._through(request)
+
+
+_dispatcher: _Dispatcher | None = None
+
+
+def _install() -> None:
+    """Register the dispatcher with respx's httpcore mocker, if it is not (any more)."""
+    global _dispatcher
+    if _dispatcher is None:
+        _dispatcher = _Dispatcher()
+    if _dispatcher not in HTTPCoreMocker.routers:
+        HTTPCoreMocker.register(_dispatcher)
+    # Mocker.start patches once; a forced stop (respx's restart) unpatched it.
+    HTTPCoreMocker.start()
 
 
 class NexusHTTP(Guard):
@@ -126,10 +171,9 @@ class NexusHTTP(Guard):
         if isinstance(allow_hosts, str):
             allow_hosts = [allow_hosts]
         self.allow_hosts: tuple[tuple[str, int], ...] = tuple(_parse_host(h) for h in allow_hosts)
-        self._router = _Router(assert_all_called=False, assert_all_mocked=True, base_url=base_url)
-        self._router.owner = self
-        self._passthrough = respx.Router(assert_all_called=False)
-        self._passthrough.route().pass_through()
+        self._base_url = base_url
+        # Built at the first route: most hosts never declare one.
+        self._routes: respx.Router | None = None
         self._described: list[tuple[respx.Route, str, bool]] = []
         #: Requests no route matched, in order.
         self.unmatched: list[httpx.Request] = []
@@ -142,7 +186,7 @@ class NexusHTTP(Guard):
         self, method: str, url: str | None = None, *, optional: bool = False, **lookups: Any
     ) -> respx.Route:
         """A route for ``method url`` (respx lookups such as ``params=`` or ``json=`` allowed)."""
-        route = self._router.request(method.upper(), url, **lookups)
+        route = self._router().request(method.upper(), url, **lookups)
         extra = "".join(f" {k}={v!r}" for k, v in lookups.items())
         self._remember(route, f"{method.upper()} {url or '*'}{extra}", optional)
         return route
@@ -175,9 +219,35 @@ class NexusHTTP(Guard):
 
     def route(self, *patterns: Any, optional: bool = False, **lookups: Any) -> respx.Route:
         """A route from respx patterns and lookups (``host=``, ``path__regex=``...)."""
-        route = self._router.route(*patterns, **lookups)
+        route = self._router().route(*patterns, **lookups)
         self._remember(route, repr(route.pattern), optional)
         return route
+
+    def _router(self) -> respx.Router:
+        if self._routes is None:
+            self._routes = respx.Router(
+                assert_all_called=False, assert_all_mocked=True, base_url=self._base_url
+            )
+        return self._routes
+
+    def _answer(self, request: httpx.Request) -> httpx.Response | None:
+        """The response of the route that matches ``request``, or None."""
+        __tracebackhide__ = True
+        if self._routes is None:
+            return None
+        try:
+            return self._routes.handler(request)
+        except AllMockedAssertionError:
+            return None
+
+    async def _aanswer(self, request: httpx.Request) -> httpx.Response | None:
+        __tracebackhide__ = True
+        if self._routes is None:
+            return None
+        try:
+            return await self._routes.async_handler(request)
+        except AllMockedAssertionError:
+            return None
 
     def _remember(self, route: respx.Route, description: str, optional: bool) -> None:
         # respx returns the existing route for an identical pattern.
@@ -189,7 +259,7 @@ class NexusHTTP(Guard):
     @property
     def calls(self) -> Any:
         """respx's ``CallList`` of answered requests: ``(request, response)`` pairs."""
-        return self._router.calls
+        return self._routes.calls if self._routes is not None else CallList()
 
     @property
     def routes(self) -> list[respx.Route]:
@@ -213,7 +283,10 @@ class NexusHTTP(Guard):
         return False
 
     def _miss(self, request: httpx.Request, last: bool) -> None:
-        """Return for a request to let through (an allowed host), else raise."""
+        """Return for a request to let through (an allowed host), else raise.
+
+        ``last``: no router after this one could answer it (respx's own).
+        """
         __tracebackhide__ = True
         if self._allowed(request):
             return
@@ -273,7 +346,8 @@ class NexusHTTP(Guard):
         for host, port in self.allow_hosts:
             network_guard.allow(host, port)
             self._guarded.append((host, port))
-        self._router.start()
+        _install()
+        _active.append(self)
 
     def stop(self) -> None:
         """Stop intercepting; the records stay for :meth:`verify`."""
@@ -284,7 +358,8 @@ class NexusHTTP(Guard):
             return
         from ..host._network import network_guard
 
-        self._router.stop(clear=False, reset=False, quiet=True)
+        if self in _active:
+            _active.remove(self)
         for host, port in self._guarded:
             network_guard.disallow(host, port)
         self._guarded.clear()
