@@ -7,11 +7,12 @@ beside it.
 
 from __future__ import annotations
 
+import pstats
 from pathlib import Path
 from typing import Any
 
 import _projects
-from _common import Settings, bench_env, fmt_s, pytest_cmd, row, run, session
+from _common import PY, Settings, bench_env, fmt_s, pytest_cmd, row, run, session
 from _stats import iqr_text, ratios, spread
 
 GOAL = "2"
@@ -22,6 +23,36 @@ def _first_error(output: str) -> str:
         if line.startswith("E "):
             return line[1:].strip()
     return output.strip().splitlines()[-1] if output.strip() else "failed"
+
+
+#: Session sizes of the call counts: deterministic, so one pair is enough.
+_CALL_SIZES = (50, 250)
+
+
+def _calls(tests: Path, variant: str, n: int, out: Path) -> int:
+    """Python function calls of one pytest session of ``n`` tests, counted by cProfile."""
+    file = tests / _projects.VARIANT_FILES[variant]
+    cmd = [PY, "-m", "cProfile", "-o", str(out), "-m", "pytest", "-q", str(file)]
+    _, proc = run(cmd, tests.parents[2], env=bench_env(BENCH_N=str(n)))
+    if f"{n} passed" not in proc.stdout:
+        raise RuntimeError(f"{variant} N={n} under cProfile: {proc.stdout[-2000:]}")
+    total = pstats.Stats(str(out)).total_calls  # type: ignore[attr-defined]
+    out.unlink()
+    return int(total)
+
+
+def calls_per_test(tests: Path, variants: list[str], tmp: Path) -> dict[str, float]:
+    """Python calls per test of each variant, as a differential of two session sizes.
+
+    Unlike time, a call count does not move with the machine's load: it says
+    whether a change removed work, where a timing on a busy machine cannot.
+    """
+    small, big = _CALL_SIZES
+    return {
+        v: (_calls(tests, v, big, tmp / "calls.prof") - _calls(tests, v, small, tmp / "calls.prof"))
+        / (big - small)
+        for v in variants
+    }
 
 
 def measure(s: Settings, tmp: Path) -> dict[str, Any]:
@@ -92,6 +123,25 @@ def measure(s: Settings, tmp: Path) -> dict[str, Any]:
                 None,
             )
         )
+    counted = calls_per_test(tests, [v for v in live if v != "testclient"], tmp)
+    for v, label in (
+        ("nexus_client", "  Python calls per test: nexus_client (cProfile, deterministic)"),
+        ("floor_fixture", "  Python calls per test: the floor as an async fixture"),
+        ("floor_chain", "  Python calls per test: that fixture behind 8 trivial fixtures"),
+    ):
+        if v in counted:
+            rows.append(
+                row(
+                    "2",
+                    label,
+                    f"{counted[v]:.0f}",
+                    f"{counted['floor']:.0f} floor",
+                    counted[v] / counted["floor"],
+                    "(report)",
+                    None,
+                    f"differential {_CALL_SIZES[1]}-{_CALL_SIZES[0]} tests",
+                )
+            )
     if "testclient" in broken:
         rows.append(
             row(
@@ -116,4 +166,5 @@ def measure(s: Settings, tmp: Path) -> dict[str, Any]:
         "ratio_nexus_over_floor_wall": r_wall,
         "sessions_wall_cpu_s": raw,
         "broken": broken,
+        "python_calls_per_test": counted,
     }
