@@ -39,6 +39,13 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--timeout", default="5", help="seconds per lifecycle call (5)")
     check.add_argument("--examples", default=None, help="invalid configurations tried at most (25)")
     check.add_argument(
+        "--simulate",
+        default=None,
+        metavar="SECONDS",
+        help="simulated time the started plugin runs for, its background tasks checked "
+        "(3600; 0: none)",
+    )
+    check.add_argument(
         "--backend",
         default="fake",
         help="fake (default) or platform: nexus-platform's own components",
@@ -85,7 +92,7 @@ def _check(args: argparse.Namespace) -> int:
     with WorkerPool() as pool:
         if args.isolation == "process":
             pool.start()  # the server imports while this process does
-        from ._settings import contract_options, parse_examples, parse_skips
+        from ._settings import contract_options, parse_examples, parse_simulate, parse_skips
         from .contract._report import report_json, report_text
         from .contract._runner import PluginReport
         from .host._discovery import plugin_dir_problem
@@ -100,6 +107,7 @@ def _check(args: argparse.Namespace) -> int:
                 timeout=host.timeout,
                 skip=parse_skips(("--skip", text) for text in args.skip),
                 examples=parse_examples("--examples", args.examples),
+                simulate=parse_simulate("--simulate", args.simulate),
                 backend=host.backend,
                 db_url=host.db_url,
             )

@@ -9,7 +9,7 @@ So the harness schedules its time-outs here.  ``real_call_later`` is
 ``loop.call_later`` plus a note that the handle measures real time; when the
 clock jumps by ``d`` seconds it moves every such handle ``d`` seconds later
 (:func:`shift_real_timers`), so each still fires at its real moment.  Without
-a clock this is exactly ``loop.call_later``, at the cost of one ``WeakSet.add``.
+a clock this is exactly ``loop.call_later``, at the cost of one weak dictionary entry.
 """
 
 from __future__ import annotations
@@ -37,7 +37,9 @@ __all__ = [
 # Bound once: the clock replaces time.monotonic, and marks its replacement
 # with the original so that a module imported while a clock runs finds it.
 _MONOTONIC: Callable[[], float] = getattr(time.monotonic, "__nexus_real__", time.monotonic)
-_REAL_TIMERS: weakref.WeakSet[asyncio.TimerHandle] = weakref.WeakSet()
+# Keyed by identity: a TimerHandle hashes by its ``_when``, which shifting changes,
+# so a WeakSet lost every handle once it had been moved.
+_REAL_TIMERS: weakref.WeakValueDictionary[int, asyncio.TimerHandle] = weakref.WeakValueDictionary()
 _FROZEN = [False]
 #: One future per real I/O operation in flight (see real_io), done when it ends.
 _IO: set[asyncio.Future[None]] = set()
@@ -64,13 +66,13 @@ def real_call_later(
 ) -> asyncio.TimerHandle:
     """``loop.call_later(delay, callback, *args)``, firing after ``delay`` real seconds."""
     handle = loop.call_later(delay, callback, *args)
-    _REAL_TIMERS.add(handle)
+    _REAL_TIMERS[id(handle)] = handle
     return handle
 
 
 def is_real_timer(handle: asyncio.TimerHandle) -> bool:
     """True for a handle made by :func:`real_call_later`."""
-    return handle in _REAL_TIMERS
+    return _REAL_TIMERS.get(id(handle)) is handle
 
 
 def shift_real_timers(delta: float, loops: Iterable[asyncio.AbstractEventLoop] = ()) -> None:
@@ -80,7 +82,7 @@ def shift_real_timers(delta: float, loops: Iterable[asyncio.AbstractEventLoop] =
     is removed and loop time falls back to real time).
     """
     touched = {id(loop): loop for loop in loops}
-    for handle in list(_REAL_TIMERS):
+    for handle in list(_REAL_TIMERS.values()):
         if handle.cancelled():
             continue
         handle._when += delta  # type: ignore[attr-defined]

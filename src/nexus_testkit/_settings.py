@@ -1,8 +1,8 @@
 """A run's settings given as text (command line, ini file), parsed once for the CLI and pytest.
 
 The host's options are :meth:`HostOptions.from_text`; this module adds what
-only a contract run takes: skipped checks (``ID=REASON``) and the number of
-examples.  Each error is a :class:`NexusOptionsError` starting with where the
+only a contract run takes: skipped checks (``ID=REASON``), the number of
+examples and the simulated time.  Each error is a :class:`NexusOptionsError` starting with where the
 text came from; the CLI prints it, pytest turns it into a ``UsageError``.
 """
 
@@ -13,7 +13,16 @@ from typing import Any
 
 from ._errors import NexusOptionsError
 
-__all__ = ["contract_options", "parse_examples", "parse_skips"]
+__all__ = [
+    "DEFAULT_SIMULATE",
+    "contract_options",
+    "parse_examples",
+    "parse_simulate",
+    "parse_skips",
+]
+
+#: Seconds of simulated time the contract runs a started plugin for: an hour.
+DEFAULT_SIMULATE = 3600.0
 
 
 def parse_skips(entries: Iterable[tuple[str, str]]) -> dict[str, str]:
@@ -48,6 +57,22 @@ def parse_examples(origin: str, text: str | None) -> int:
         raise NexusOptionsError(
             f"{origin}: {text!r} is not a valid number of examples. "
             "Valid values: a whole number from 1."
+        )
+    return value
+
+
+def parse_simulate(origin: str, text: str | None) -> float:
+    """Seconds of simulated time after initialize() (an hour when not given; 0: none)."""
+    if text is None or text == "":
+        return DEFAULT_SIMULATE
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        raise NexusOptionsError(
+            f"{origin}: {text!r} is not a valid simulated time. "
+            "Valid values: a number of seconds from 0 (0: no simulated time)."
         )
     return value
 

@@ -37,6 +37,8 @@ def _report(path: Path, options: ContractOptions, isolation: IsolationOptions) -
         isolation,
         options.backend,
         options.db_url,
+        options.simulate,
+        options.max_task_wakeups,
     )
     report = _reports.get(key)
     if report is None:
@@ -211,6 +213,7 @@ def contract_tests(
     strict: bool = False,
     timeout: float = 5.0,
     examples: int = 25,
+    simulate: float = 3600.0,
     isolation: str = "process",
     backend: str = "fake",
     db_url: str | None = None,
@@ -240,6 +243,7 @@ def contract_tests(
         timeout=timeout,
         skip=dict(skip or {}),
         examples=examples,
+        simulate=simulate,
         backend=backend,
         db_url=db_url,
     )

@@ -32,6 +32,8 @@ class Settings:
     skip: dict[str, str] = field(default_factory=dict)
     strict: bool = False
     examples: int = 25
+    #: Seconds of simulated time the contract runs a started plugin for.
+    simulate: float = 3600.0
     #: How contract plugins run (``nexus_testkit.isolation.IsolationOptions``).
     isolation: Any = None
 
@@ -42,6 +44,7 @@ class Settings:
             timeout=self.options.timeout,
             skip=self.skip,
             examples=self.examples,
+            simulate=self.simulate,
             backend=self.options.backend,
             db_url=self.options.db_url,
         )
@@ -65,7 +68,7 @@ class Settings:
     @classmethod
     def _from_config(cls, config: pytest.Config) -> Settings:
         from nexus_testkit._errors import NexusOptionsError
-        from nexus_testkit._settings import parse_examples, parse_skips
+        from nexus_testkit._settings import parse_examples, parse_simulate, parse_skips
         from nexus_testkit.host._discovery import discover_plugins
         from nexus_testkit.host._options import HostOptions
         from nexus_testkit.isolation import IsolationOptions  # light: no heavy import
@@ -102,6 +105,7 @@ class Settings:
             skip=skip,
             strict=bool(config.getoption("nexus_strict")),
             examples=parse_examples("--nexus-examples", config.getoption("nexus_examples")),
+            simulate=parse_simulate(*_simulate(config)),
             isolation=isolation,
         )
         if skip:  # the check ids are the contract's to validate
@@ -111,9 +115,18 @@ class Settings:
 
 _OPTIONS = (
     "plugin", "timeout", "fidelity", "strict", "skip", "examples", "backend", "db_url",
-    "isolation",
+    "isolation", "simulate",
 )  # fmt: skip
-_INI = ("backend", "db_url", "skip", "plugins", "timeout", "fidelity", "isolation")
+_INI = ("backend", "db_url", "skip", "plugins", "timeout", "fidelity", "isolation", "simulate")
+
+
+def _simulate(config: pytest.Config) -> tuple[str, str | None]:
+    """Where the simulated time comes from, and its text (None: the default)."""
+    given = config.getoption("nexus_simulate")
+    if given is not None:
+        return "--nexus-simulate", given
+    return "nexus_simulate (ini)", config.getini("nexus_simulate") or None
+
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
 

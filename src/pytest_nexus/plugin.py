@@ -84,6 +84,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="number of generated examples per property-based contract check (default 25).",
     )
     group.addoption(
+        "--nexus-simulate",
+        default=None,
+        metavar="SECONDS",
+        help="simulated time the contract runs a started plugin for, checking its background "
+        "tasks (default 3600; 0: none).",
+    )
+    group.addoption(
         "--nexus-profile",
         default=None,
         metavar="PROFILE",
@@ -130,6 +137,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="plugin directories (globs allowed) whose contract runs in every session.",
     )
     parser.addini("nexus_timeout", default="", help="default of --nexus-timeout (5).")
+    parser.addini("nexus_simulate", default="", help="default of --nexus-simulate (3600).")
     parser.addini("nexus_fidelity", default="", help="default of --nexus-fidelity (memory).")
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from .._masking import Masker
 
-__all__ = ["NO_BODY", "Attempt", "Evidence", "Exchange"]
+__all__ = ["NO_BODY", "Attempt", "Evidence", "Exchange", "LoggedError"]
 
 #: The body of a request sent without one.
 NO_BODY: Any = type("NoBody", (), {"__repr__": lambda self: "NO_BODY"})()
@@ -88,6 +88,24 @@ class Exchange:
 
 
 @dataclass
+class LoggedError:
+    """A log record at ERROR or above that carries an exception, seen during the run."""
+
+    record: logging.LogRecord
+    #: The asyncio task that logged it (None: a callback, a thread, the harness).
+    task: Any
+    #: What the contract was doing (the blocking monitor's label).
+    during: str
+    #: Reported by lifecycle.background (a background task's), so not again as swallowed.
+    claimed: bool = False
+
+    @property
+    def exception(self) -> BaseException | None:
+        info = self.record.exc_info
+        return info[1] if info else None
+
+
+@dataclass
 class Evidence:
     """Everything one contract run recorded about one plugin."""
 
@@ -137,6 +155,13 @@ class Evidence:
     leftover_subscriptions: list[str] = field(default_factory=list)
     double_shutdown: Attempt | None = None
     restart: Attempt | None = None
+    # the simulated time after initialize() ----------------------------------
+    #: Seconds of simulated time the main host ran (0: none).
+    simulated: float = 0.0
+    #: Background tasks that crashed or logged an exception meanwhile, one line each.
+    background_failures: list[str] = field(default_factory=list)
+    #: Tasks that hit the wake-up cap and slept through the rest, one line each.
+    background_notes: list[str] = field(default_factory=list)
     # configuration ------------------------------------------------------------
     valid_configs: list[tuple[dict[str, Any], str | None]] = field(default_factory=list)
     required_cases: list[tuple[str, str | None]] = field(default_factory=list)
@@ -150,6 +175,11 @@ class Evidence:
     stores: list[Any] = field(default_factory=list)
     responses: list[tuple[str, str]] = field(default_factory=list)
     log_records: list[logging.LogRecord] = field(default_factory=list)
+    #: Records at ERROR or above carrying an exception (robustness.swallowed_errors).
+    logged_errors: list[LoggedError] = field(default_factory=list)
+    #: Every destination the plugin tried to reach (``OutboundAttempt``s: httpx
+    #: requests, refused connections), from load to the last host.
+    outbound: list[Any] = field(default_factory=list)
     blocks: list[Any] = field(default_factory=list)
 
     # -- helpers the checks share ------------------------------------------

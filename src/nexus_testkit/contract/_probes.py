@@ -7,9 +7,10 @@ missing is not run, and its own evidence is missing for the same reason.
 
 Order of a run: the manifest; the import and a never-initialized instance;
 the main host (started with a valid configuration, secret keys holding
-distinctive values), and while it runs health, routes, the API exercise and
-the handlers; its shutdown; then a second shutdown, a restart over the same
-stores, one host per configuration, and the storage-fidelity replay.
+distinctive values), and while it runs the simulated hour (its background
+tasks), health, routes, the API exercise and the handlers; its shutdown;
+then a second shutdown, a restart over the same stores, one host per
+configuration, and the storage-fidelity replay.
 
 Every :class:`~nexus_testkit.PluginHost` of the run is built by
 :meth:`Session.host`.
@@ -44,7 +45,7 @@ from ..host._logs import LogCapture
 from ..host._options import HostOptions
 from ..manifest._load import load_manifest
 from ..manifest._rules import Violation, check_value, violations
-from ._evidence import Attempt, Evidence
+from ._evidence import Attempt, Evidence, LoggedError
 
 __all__ = ["CONTRACT_SOURCE", "EVIDENCE", "PROBES", "Session", "describe_exception"]
 
@@ -58,6 +59,7 @@ PROBES: dict[str, tuple[str, ...]] = {
     "db_schema": ("loaded",),
     "shutdown_uninitialized": ("loaded",),
     "start": ("manifest", "loaded"),
+    "background": ("running",),
     "health_after": ("running",),
     "routes": ("running",),
     "get_ok": ("routes",),
@@ -171,6 +173,31 @@ class HostSettings:
     blocking_threshold: float
     backend: str
     db_url: str | None
+    simulate: float = 3600.0
+    max_task_wakeups: int = 1000
+
+
+#: What the monitor says while the simulated time runs (robustness.blocking names it).
+SIMULATED_TIME = "a background task, in simulated time"
+#: Probes whose plugin is expected to fail: what it logs then is its report, not swallowed.
+REFUSALS = ("initialize() with an invalid configuration",)
+
+
+class _ErrorLog(logging.Handler):
+    """Keeps each record at ERROR or above carrying an exception, with the task that logged it."""
+
+    def __init__(self, session: Session) -> None:
+        super().__init__(level=logging.ERROR)
+        self.session = session
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not record.exc_info or record.exc_info[1] is None:
+            return
+        try:
+            task = asyncio.current_task()
+        except RuntimeError:  # another thread
+            task = None
+        self.session.ev.logged_errors.append(LoggedError(record, task, self.session.monitor.during))
 
 
 class Session:
@@ -260,17 +287,23 @@ class Session:
         root = logging.getLogger()
         level = root.level
         capture = LogCapture(self.ev.log_records)
+        errors = _ErrorLog(self)
         root.addHandler(capture)
+        root.addHandler(errors)
         root.setLevel(logging.DEBUG)
         try:
             yield
         finally:
+            root.removeHandler(errors)
             root.removeHandler(capture)
             root.setLevel(level)
 
     async def run(self) -> None:
+        from ..host._outbound import outbound
+
+        prefer = (str(self.directory.resolve()),)
         try:
-            with self._logs():
+            with self._logs(), outbound.recording(self.ev.outbound, prefer):
                 async with self.monitor:
                     await self._run()
         finally:
@@ -289,6 +322,7 @@ class Session:
         try:
             # Without a running plugin these are marked missing, not run.
             for probe in (
+                "background",
                 "health_after",
                 "routes",
                 "get_ok",
@@ -453,6 +487,70 @@ class Session:
         self.ev.shutdown_errors = list(left.shutdown_errors)
         self.ev.leftover_tasks = [t.describe() for t in left.tasks]
         self.ev.leftover_subscriptions = [f"{name!r}: {h}" for name, h in left.subscriptions]
+
+    async def probe_background(self) -> None:
+        """Run the started plugin for the simulated time: its periodic jobs wake."""
+        from .._frames import is_harness_file
+        from ..world._clock import ClockError
+        from ..world._swallowed import _site
+
+        host = self.main
+        assert host is not None
+        ev, seconds = self.ev, self.settings.simulate
+        clock = host.clock
+        if not seconds or clock is None:
+            ev.missing["background"] = "no simulated time in this run (simulate=0)"
+            return
+        tracker = host._tracker
+        first_log = len(ev.logged_errors)
+        self.monitor.during = SIMULATED_TIME
+        ev.simulated = seconds
+        try:
+            await clock.advance(seconds, max_task_wakeups=self.settings.max_task_wakeups)
+        except ClockError as exc:
+            ev.background_failures.append(f"the simulated time stopped: {exc}")
+        finally:
+            self.monitor.during = ""
+        prefer = (str(self.directory.resolve()),)
+        tracked = {id(t.task): t for t in tracker.tasks}
+        crashed: dict[int, Any] = {}
+        for entry in tracker.tasks:
+            task = entry.task
+            if not task.done() or task.cancelled():
+                continue
+            # Retrieved already: the plugin awaited the task and saw its error.
+            unseen = getattr(task, "_log_traceback", True)
+            error = task.exception()
+            if error is None or not unseen:
+                continue
+            crashed[id(error)] = entry
+            site = _site(error, prefer, "<unknown>")
+            ev.background_failures.append(
+                f"{entry.describe()} crashed with {describe_exception(error)} at {site}"
+            )
+        for logged in ev.logged_errors[first_log:]:
+            error = logged.exception
+            owner = crashed.get(id(error)) or tracked.get(id(logged.task))
+            if owner is None:
+                continue
+            logged.claimed = True
+            if id(error) in crashed:
+                continue  # the crash is listed; a done-callback logged it
+            record = logged.record
+            fallback = f"{record.pathname}:{record.lineno} in {record.funcName}"
+            site = _site(error, prefer, fallback)
+            ev.background_failures.append(
+                f"{owner.describe()} logged {record.name}: {_message(record)} "
+                f"({describe_exception(error) if error else 'no exception'}) at {site}"
+            )
+        for throttled, when in clock.throttled.items():
+            found = tracked.get(id(throttled))
+            if found is None or is_harness_file(found.created_at):
+                continue
+            ev.background_notes.append(
+                f"{found.describe()} woke {self.settings.max_task_wakeups} times in the first "
+                f"{when:g} s and slept through the rest"
+            )
 
     async def probe_health_after(self) -> None:
         assert self.main is not None
@@ -708,6 +806,13 @@ class Session:
         from ._fidelity import replay
 
         await replay(self)
+
+
+def _message(record: logging.LogRecord) -> str:
+    try:
+        return record.getMessage()
+    except Exception:  # a broken format string: what was written
+        return str(record.msg)
 
 
 def draw(strategy: Any, examples: int, monitor: BlockingMonitor | None = None) -> list[Any]:

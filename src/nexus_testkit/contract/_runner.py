@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .._errors import NexusOptionsError
+from .._settings import DEFAULT_SIMULATE
 from ..backends import check_backend
 from ..host._options import check_positive
 from ._checks import CHECKS, CHECKS_BY_ID, Check, Verdict, skip_for, unknown_skips
@@ -41,7 +42,11 @@ class ContractOptions:
 
     ``skip`` maps check ids to the reason they are skipped (a reason is
     required: opt-outs are visible in every report).  ``examples`` bounds the
-    number of invalid configurations tried.
+    number of invalid configurations tried.  ``simulate`` is the simulated
+    time, in seconds, the plugin runs after ``initialize()`` under the
+    default configuration (``lifecycle.background``; 0: none), and
+    ``max_task_wakeups`` the timer wake-ups each task gets in it, after which
+    the task sleeps through the rest.
     """
 
     timeout: float = 5.0
@@ -50,6 +55,8 @@ class ContractOptions:
     blocking_threshold: float = 0.2
     backend: str = "fake"
     db_url: str | None = None
+    simulate: float = DEFAULT_SIMULATE
+    max_task_wakeups: int = 1000
 
     def __post_init__(self) -> None:
         check_backend(self.backend)
@@ -68,6 +75,22 @@ class ContractOptions:
             raise NexusOptionsError(f"skipping a check needs a reason: {', '.join(missing)}")
         check_positive("timeout", self.timeout)
         check_positive("blocking_threshold", self.blocking_threshold)
+        simulate = self.simulate
+        if (
+            isinstance(simulate, bool)
+            or not isinstance(simulate, (int, float))
+            or not 0 <= simulate < float("inf")
+        ):
+            raise NexusOptionsError(
+                f"simulate={simulate!r} is not valid. Valid values: a number of seconds from 0 "
+                "(0: no simulated time)."
+            )
+        for name in ("max_task_wakeups",):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise NexusOptionsError(
+                    f"{name}={value!r} is not valid. Valid values: a whole number from 1."
+                )
         if (
             isinstance(self.examples, bool)
             or not isinstance(self.examples, int)
@@ -217,6 +240,8 @@ async def run_contract(path: Path | str, options: ContractOptions | None = None)
             options.blocking_threshold,
             options.backend,
             options.db_url,
+            options.simulate,
+            options.max_task_wakeups,
         ),
         needed_probes(wanted),
     )

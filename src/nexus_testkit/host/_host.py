@@ -47,6 +47,7 @@ from ._leftovers import Leftovers, describe_recorded, owned_handlers
 from ._loader import LoadedPlugin, import_plugin, plugin_frames, resolved_directory
 from ._logs import LOG_FORMAT, LogCapture, masking_records
 from ._options import HostOptions
+from ._outbound import OutboundAttempt, outbound
 from ._tasks import TaskTracker
 
 if TYPE_CHECKING:
@@ -139,6 +140,9 @@ class PluginHost:
         self.loaded: LoadedPlugin | None = None
         self.app: FastAPI | None = None
         self.leftovers = Leftovers()
+        #: Every destination the plugin tried to reach while the host ran (see
+        #: :mod:`nexus_testkit.host._outbound`): httpx requests, refused connections.
+        self.outbound: list[OutboundAttempt] = []
         self._http = HostClient(
             f"http://testserver{self.prefix}",
             timeout=o.timeout,
@@ -301,6 +305,7 @@ class PluginHost:
             # each load, the plugin module's own (logging.getLogger(__name__)).
             guards.enter_context(self._capture.attached(logging.getLogger("nexus.plugins")))
             guards.enter_context(tracking(self._tracker))
+            guards.enter_context(outbound.recording(self.outbound, (self._prefer,)))
             if not self.options.allow_network:
                 guards.enter_context(network_guarded(self.leftovers.blocked_connections))
             if self.options.mask_logs and self.masker:

@@ -81,9 +81,15 @@ class _Guard:
         allowed = isinstance(address, tuple) and (str(address[0]), address[1]) in self._allowed
         return not allowed
 
-    def _refuse(self, destination: str) -> NetworkBlockedError:
+    def _refuse(
+        self, destination: str, address: Any = None, via: str = "socket"
+    ) -> NetworkBlockedError:
         error = NetworkBlockedError(destination)
         self.blocked.append(destination)
+        if isinstance(address, tuple) and len(address) >= 2:
+            from ._outbound import outbound
+
+            outbound.record(str(address[0]), address[1], via=via)
         # Libraries often wrap the error (httpx says "All connection attempts
         # failed"); the log record keeps the destination and the way out visible.
         _log.warning("%s", error)
@@ -91,18 +97,18 @@ class _Guard:
 
     def _connect(self, sock: socket.socket, address: Any) -> None:
         if self._blocked(sock, address):
-            raise self._refuse(_describe(address))
+            raise self._refuse(_describe(address), address)
         self._originals["connect"](sock, address)
 
     def _connect_ex(self, sock: socket.socket, address: Any) -> int:
         if self._blocked(sock, address):
-            raise self._refuse(_describe(address))
+            raise self._refuse(_describe(address), address)
         result: int = self._originals["connect_ex"](sock, address)
         return result
 
     def _sendto(self, sock: socket.socket, data: Any, *args: Any) -> int:
         if self._blocked(sock, args[-1]):
-            raise self._refuse(_describe(args[-1]) + " (UDP)")
+            raise self._refuse(_describe(args[-1]) + " (UDP)", args[-1], "udp")
         result: int = self._originals["sendto"](sock, data, *args)
         return result
 

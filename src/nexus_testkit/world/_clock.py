@@ -124,6 +124,9 @@ class VirtualClock(Guard):
         self._long_threads: weakref.WeakSet[asyncio.Future[Any]] = weakref.WeakSet()
         #: Timer callbacks run by advance() so far.
         self.wakeups = 0
+        #: The tasks (or callback functions) the last ``advance(max_task_wakeups=...)``
+        #: stopped waking, with the simulated second at which each hit the cap.
+        self.throttled: dict[Any, float] = {}
         self._advanced = 0.0
         self._frozen_at = 0.0
 
@@ -245,29 +248,53 @@ class VirtualClock(Guard):
             raise ClockError("advance() was awaited on another event loop than the clock's")
         return self._loop
 
-    async def advance(self, seconds: float) -> None:
+    async def advance(self, seconds: float, *, max_task_wakeups: int | None = None) -> None:
         """Move simulated time ``seconds`` forward, running everything that falls due, in order.
 
         Each timer due on the way runs at its own time (``loop.time()``,
         ``time.time()`` and ``datetime.now()`` say so), and what it starts
         runs before the clock moves on.
+
+        ``max_task_wakeups`` caps the timer wake-ups of each task (or of each
+        callback function, for timers set outside a task) in this advance:
+        once a task has woken that often, the clock no longer jumps to its
+        timers, so it sleeps through the rest of the span (waking at most
+        when another task's timer moves the time past its own).  The tasks
+        that hit the cap are in :attr:`throttled`.  Without it, a task waking
+        more than ``max_wakeups`` times in total stops the advance with a
+        :class:`ClockError`.
         """
         if not seconds >= 0:
             raise ValueError(f"advance() takes a number of seconds >= 0, got {seconds!r}")
+        if max_task_wakeups is not None and (
+            isinstance(max_task_wakeups, bool)
+            or not isinstance(max_task_wakeups, int)
+            or max_task_wakeups < 1
+        ):
+            raise ValueError(
+                f"max_task_wakeups must be a whole number from 1, got {max_task_wakeups!r}"
+            )
         loop = self._require_loop()
         await self._settle(loop)
+        self.throttled = {}
+        cap = _Cap(loop, max_task_wakeups) if max_task_wakeups is not None else None
         # Time stands still during the advance, but for its jumps and for waits
         # on threads: a loop sleeping 300 s wakes at 300, 600 and 900 exactly.
         self._freeze()
         try:
-            await self._advance(loop, seconds)
+            await self._advance(loop, seconds, cap)
         finally:
             self._thaw()
+            if cap is not None:
+                cap.remove()
+                self.throttled = dict(cap.throttled)
 
-    async def _advance(self, loop: asyncio.AbstractEventLoop, seconds: float) -> None:
+    async def _advance(
+        self, loop: asyncio.AbstractEventLoop, seconds: float, cap: _Cap | None = None
+    ) -> None:
         target = loop.time() + seconds
         steps = 0
-        while (when := self._next_due(loop, target)) is not None:
+        while (when := self._next_due(loop, target, cap)) is not None:
             steps += 1
             if steps > self.max_wakeups:
                 raise ClockError(
@@ -276,6 +303,8 @@ class VirtualClock(Guard):
                     "often to simulate this span. Advance less at a time, or raise "
                     "VirtualClock(max_wakeups=...)."
                 )
+            if cap is not None:
+                cap.count(loop, when)
             self._jump(loop, when)
             self.wakeups += 1
             await self._settle(loop)
@@ -320,10 +349,14 @@ class VirtualClock(Guard):
             shift_real_timers(self._frozen_at - now, [self._loop] if self._loop else [])
 
     @staticmethod
-    def _next_due(loop: asyncio.AbstractEventLoop, target: float) -> float | None:
+    def _next_due(
+        loop: asyncio.AbstractEventLoop, target: float, cap: _Cap | None = None
+    ) -> float | None:
         best: float | None = None
         for handle in getattr(loop, "_scheduled", ()):
             if handle.cancelled() or is_real_timer(handle):
+                continue
+            if cap is not None and cap.capped(handle):
                 continue
             when: float = handle.when()
             if when <= target and (best is None or when < best):
@@ -379,3 +412,75 @@ class VirtualClock(Guard):
     def __repr__(self) -> str:
         state = f"running, advanced {self.elapsed:g} s" if self.running else "stopped"
         return f"<VirtualClock {state}>"
+
+
+def _callback_owner(callback: Any, args: tuple[Any, ...]) -> Any:
+    """Who a timer wakes when no task set it: the task waiting on an ``asyncio.sleep``
+    future (timers set before the advance), else the callback's function."""
+    if args and isinstance(args[0], asyncio.Future):
+        for waiting, _context in getattr(args[0], "_callbacks", None) or ():
+            owner = getattr(waiting, "__self__", None)
+            if isinstance(owner, asyncio.Task):
+                return owner
+    return getattr(callback, "__func__", callback)
+
+
+class _Cap:
+    """Counts timer wake-ups per owner during one advance: the task that set the timer.
+
+    While it is installed the loop's ``call_at`` (through which ``call_later``,
+    ``asyncio.sleep`` and ``asyncio.timeout`` schedule) notes the running task
+    on each handle it makes; handles made earlier are attributed by
+    :func:`_callback_owner`.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, limit: int) -> None:
+        self.limit = limit
+        self.counts: dict[Any, int] = {}
+        self.throttled: dict[Any, float] = {}
+        self.start = loop.time()
+        self._owners: weakref.WeakKeyDictionary[asyncio.TimerHandle, Any] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._loop = loop
+        original = loop.call_at
+        owners = self._owners
+
+        def call_at(when: float, callback: Any, *args: Any, context: Any = None) -> Any:
+            handle = original(when, callback, *args, context=context)
+            task = asyncio.current_task(loop)
+            owners[handle] = task if task is not None else _callback_owner(callback, args)
+            return handle
+
+        loop.call_at = call_at  # type: ignore[method-assign,assignment]
+        self._patched = call_at
+
+    def remove(self) -> None:
+        if self._loop.__dict__.get("call_at") is self._patched:
+            del self._loop.__dict__["call_at"]
+
+    def owner(self, handle: asyncio.TimerHandle) -> Any:
+        owner = self._owners.get(handle)
+        if owner is None:
+            owner = _callback_owner(handle._callback, tuple(handle._args))  # type: ignore[attr-defined]
+            self._owners[handle] = owner
+        return owner
+
+    def capped(self, handle: asyncio.TimerHandle) -> bool:
+        try:
+            return self.owner(handle) in self.throttled
+        except TypeError:  # an owner that cannot be a dict key
+            return False
+
+    def count(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
+        """Count a wake-up for each owner whose timer is due at ``when``."""
+        for handle in getattr(loop, "_scheduled", ()):
+            if handle.cancelled() or is_real_timer(handle) or handle.when() > when:
+                continue
+            try:
+                owner = self.owner(handle)
+                n = self.counts[owner] = self.counts.get(owner, 0) + 1
+            except TypeError:
+                continue
+            if n >= self.limit and owner not in self.throttled:
+                self.throttled[owner] = when - self.start

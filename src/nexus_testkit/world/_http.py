@@ -112,6 +112,7 @@ class _Dispatcher(respx.Router):
         for http in reversed(_active):
             response = http._answer(request)
             if response is not None:
+                _record(request, "mocked")
                 return response
         return self._miss(request)
 
@@ -120,6 +121,7 @@ class _Dispatcher(respx.Router):
         for http in reversed(_active):
             response = await http._aanswer(request)
             if response is not None:
+                _record(request, "mocked")
                 return response
         return self._miss(request)
 
@@ -132,6 +134,14 @@ class _Dispatcher(respx.Router):
         elif self._later():  # a router started after this one may know it
             raise AllMockedAssertionError(f"RESPX: {request!r} not mocked!")
         raise self._through(request)
+
+
+def _record(request: httpx.Request, outcome: str) -> None:
+    # The host name as the plugin wrote it in the URL, before any DNS look-up.
+    from ..host._outbound import outbound
+
+    if outbound.listening:
+        outbound.record(request.url.host or "", _port(request.url), via="httpx", outcome=outcome)
 
 
 _dispatcher: _Dispatcher | None = None
@@ -289,9 +299,11 @@ class NexusHTTP(Guard):
         """
         __tracebackhide__ = True
         if self._allowed(request):
+            _record(request, "allowed")
             return
         if not last:
             raise AllMockedAssertionError(f"RESPX: {request!r} not mocked!")
+        _record(request, "refused")
         self.unmatched.append(request)
         method, url = request.method, _url(request)
         raise UnmockedRequestError(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .._checks import Verdict, check, failed, skipped
+from .._checks import Verdict, check, failed, passed, skipped
 from .._evidence import Evidence
 from ._util import TIMEOUT_FIX, bullets, timed_out
 
@@ -114,4 +114,26 @@ def shutdown_uninitialized(ev: Evidence) -> Verdict | None:
             f"{attempt.problem}",
             TIMEOUT_FIX if timed_out(attempt.problem) else None,
         )
+    return None
+
+
+@check(
+    "lifecycle.background",
+    severity="error",
+    description="""Once started under the default configuration, the plugin runs for a
+    simulated hour (its periodic jobs wake, in milliseconds of real time; each task wakes at
+    most 1000 times): no background task it started crashes or logs an exception meanwhile.""",
+    fix="""Catch and handle the error inside the task's loop (or let it end the task on
+    purpose and say so in shutdown()); test the job with the nexus_clock fixture:
+    await nexus_clock.advance(seconds).""",
+    needs={"background"},
+)
+def background(ev: Evidence) -> Verdict | None:
+    if ev.background_failures:
+        return failed(
+            f"{ev.file}: in {ev.simulated:g} s of simulated time after initialize(), "
+            "background tasks failed:\n" + bullets(ev.background_failures)
+        )
+    if ev.background_notes:
+        return passed("\n".join(ev.background_notes))
     return None

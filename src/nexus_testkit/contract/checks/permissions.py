@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .._checks import KNOWN_PERMISSIONS, Verdict, check, failed
+from .._checks import KNOWN_PERMISSIONS, Verdict, check, failed, passed
 from .._evidence import Evidence
 from .._probes import CONTRACT_SOURCE
 from ._util import RECORDED, bullets
@@ -12,8 +12,9 @@ from ._util import RECORDED, bullets
     "permissions.declared",
     severity="error",
     description="""What the plugin does is covered by its permissions: publishing needs
-    events.publish, subscribing events.subscribe, reads database.read, writes database.write
-    (observed through the recording fakes, on every path the run reached).""",
+    events.publish, subscribing events.subscribe, reads database.read, writes database.write,
+    an outbound request or connection network.http (observed through the recording fakes and
+    the network guard, on every path the run reached).""",
     fix="Add the missing permission to the manifest's permissions list.",
     needs={"manifest", "start"},
     uses=RECORDED,
@@ -36,14 +37,26 @@ def declared(ev: Evidence) -> Verdict | None:
             needs.setdefault("database.read", f"{op.op}({op.key or op.value!r})")
         elif op.op in ("set", "delete", "clear"):
             needs.setdefault("database.write", f"{op.op}({op.key!r})")
+    # Attempts in the plugin's own frames, or refused by the guard: not the
+    # harness's own connections (the platform backend's database).
+    outbound = [a for a in ev.outbound if a.by_plugin or a.outcome == "refused"]
     missing = [
         f"{perm}: the plugin {why}"
         for perm, why in needs.items()
         if perm not in manifest.permissions
     ]
+    if "network.http" not in manifest.permissions:
+        # Each destination once (bullets counts repeats): host as the plugin wrote it.
+        missing += [f"network.http: the plugin reached out to {a.describe()}" for a in outbound]
     if missing:
         return failed(
             f"{manifest.path}: permissions missing for what the plugin did:\n" + bullets(missing)
+        )
+    if outbound:
+        # Declared: the contract's network guard refused them, which is no defect.
+        return passed(
+            "outbound attempts (network.http is declared; the contract refuses them all):\n"
+            + bullets(a.describe() for a in outbound)
         )
     return None
 
