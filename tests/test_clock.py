@@ -211,6 +211,83 @@ async def test_a_task_waking_too_often_stops_advance_with_a_message() -> None:
 
 
 @pytest.mark.asyncio
+async def test_a_per_task_cap_lets_a_fast_loop_sleep_through_the_rest() -> None:
+    fast = slow = 0
+
+    async def every_10_ms() -> None:
+        nonlocal fast
+        while True:
+            await asyncio.sleep(0.01)
+            fast += 1
+
+    async def every_5_minutes() -> None:
+        nonlocal slow
+        while True:
+            await asyncio.sleep(300)
+            slow += 1
+
+    async with VirtualClock(max_wakeups=1000) as clock:
+        quick = asyncio.create_task(every_10_ms())
+        steady = asyncio.create_task(every_5_minutes())
+        # 360 000 wake-ups uncapped: far above max_wakeups, yet no ClockError.
+        await clock.advance(3600, max_task_wakeups=100)
+        assert slow == 12  # the slow job is not held back
+        # The capped task wakes at most once more per other task's wake-up, and at the end.
+        assert 100 <= fast <= 100 + 12 + 1
+        assert list(clock.throttled) == [quick]
+        assert clock.throttled[quick] == pytest.approx(1.0, abs=0.05)
+        assert clock.elapsed == 3600
+        # The cap is per advance: the next one without it is as before.
+        await clock.advance(0.05)
+        assert fast >= 104
+        assert clock.throttled == {}
+        quick.cancel()
+        steady.cancel()
+
+
+@pytest.mark.asyncio
+async def test_timers_set_before_the_advance_count_for_their_task() -> None:
+    woke = 0
+
+    async def poll() -> None:
+        nonlocal woke
+        while True:
+            await asyncio.sleep(1)
+            woke += 1
+
+    async with VirtualClock() as clock:
+        task = asyncio.create_task(poll())
+        await asyncio.sleep(0)  # its first sleep is set before the advance
+        await clock.advance(60, max_task_wakeups=5)
+        # Five wake-ups, then once more as the advance ends past its next timer.
+        assert woke == 6
+        assert list(clock.throttled) == [task]
+        task.cancel()
+    with pytest.raises(ValueError, match="max_task_wakeups must be a whole number from 1"):
+        async with VirtualClock() as clock:
+            await clock.advance(1, max_task_wakeups=0)
+
+
+@pytest.mark.asyncio
+async def test_a_real_time_timer_stays_real_after_a_jump() -> None:
+    """A TimerHandle hashes by its due time: once moved it must still be known as real."""
+    from nexus_testkit._realtime import is_real_timer, real_call_later
+
+    fired: list[float] = []
+    async with VirtualClock() as clock:
+        loop = asyncio.get_running_loop()
+        handle = real_call_later(loop, 0.05, lambda: fired.append(real_monotonic()))
+        start = real_monotonic()
+        await clock.advance(10)
+        assert is_real_timer(handle)
+        await clock.advance(10)  # not jumped to: it fires after 0.05 real seconds
+        assert fired == []
+        await asyncio.sleep(0.1)
+        assert fired
+        assert fired[0] - start >= 0.05
+
+
+@pytest.mark.asyncio
 async def test_a_loop_that_never_idles_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_clock, "_MAX_ROUNDS", 200)
 

@@ -479,6 +479,45 @@ CASES: dict[str, Case] = {
             "/.security_cwd_writes_cache",
         ),
     ),
+    "background_crash": Case(
+        "lifecycle.background",
+        "failed",
+        (
+            "background_crash/plugin.py: in 3600 s of simulated time after initialize(), "
+            "background tasks failed:",
+            f"running GoodPlugin._sync() created at {CORPUS}/background_crash/plugin.py:"
+            f"{line_of('background_crash', 'self._jobs = [')} in initialize crashed with "
+            "RuntimeError: sync backlog exhausted at ",
+            f"background_crash/plugin.py:{line_of('background_crash', '# the crash')} in _sync",
+            # Every ten minutes of the hour: six times, listed once.
+            "- (x6) Task-",
+            "running GoodPlugin._report() created at",
+            "logged nexus.plugins.testing.background_crash: report failed (KeyError: 'report') "
+            f"at {CORPUS}/background_crash/plugin.py:"
+            f"{line_of('background_crash', '# the logged exception')} in _report",
+        ),
+    ),
+    "swallowed_errors": Case(
+        "robustness.swallowed_errors",
+        "warning",
+        (
+            "exceptions were logged or swallowed instead of raised:",
+            "nexus.plugins.testing.swallowed_errors: cache unreadable, starting empty: "
+            "JSONDecodeError: Expecting property name",
+            f"swallowed_errors/plugin.py:{line_of('swallowed_errors', 'json.loads(')} "
+            "in initialize",
+        ),
+    ),
+    "permissions_http": Case(
+        "permissions.declared",
+        "failed",
+        (
+            "permissions_http/manifest.json: permissions missing for what the plugin did:",
+            "network.http: the plugin reached out to 'api.example.com':443 (httpx, refused) at ",
+            f"permissions_http/plugin.py:{line_of('permissions_http', '# the undeclared')} "
+            "in initialize",
+        ),
+    ),
     "blocking_initialize": Case(
         "robustness.blocking",
         "warning",
@@ -736,6 +775,11 @@ async def test_json_reports_validate_against_the_schema():
         ({"timeout": "5"}, "timeout"),
         ({"examples": 0}, "examples"),
         ({"examples": 2.5}, "examples"),
+        ({"simulate": -1}, "simulate"),
+        ({"simulate": math.nan}, "simulate"),
+        ({"simulate": math.inf}, "simulate"),
+        ({"simulate": "3600"}, "simulate"),
+        ({"max_task_wakeups": 0}, "max_task_wakeups"),
     ],
     ids=[
         "unknown-skip-id",
@@ -748,6 +792,11 @@ async def test_json_reports_validate_against_the_schema():
         "str-timeout",
         "zero-examples",
         "fractional-examples",
+        "negative-simulate",
+        "nan-simulate",
+        "infinite-simulate",
+        "str-simulate",
+        "zero-wakeups",
     ],
 )
 def test_options_are_validated(kwargs: dict[str, Any], named):
@@ -819,6 +868,8 @@ def cli(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             str(output),
         ],
         "markdown": ["checks", "--markdown"],
+        "no_time": ["check", str(CORPUS / "background_crash"), "--simulate", "0", "--json"],
+        "bad_time": ["check", str(GOOD), "--simulate", "soon"],
     }
     runs = {
         name: _Run(
@@ -891,6 +942,29 @@ def test_cli_exit_2_for_paths_that_are_not_plugins_and_the_others_are_still_repo
     # --output holds the same document.
     assert json.loads(cli["output"].read_text()) == document
     assert SECRET_PREFIX not in run.stdout
+
+
+@needs_platform
+def test_cli_simulate_sets_the_simulated_time(cli):
+    run = cli["runs"]["no_time"]
+    assert run.returncode == 0, run.stderr
+    document = json.loads(run.stdout)
+    jsonschema.validate(document, report_schema())
+    (result,) = [
+        r for r in document["plugins"][0]["results"] if r["check"] == "lifecycle.background"
+    ]
+    assert result == {
+        "check": "lifecycle.background",
+        "severity": "error",
+        "outcome": "skipped",
+        "message": "no simulated time in this run (simulate=0)",
+    }
+    bad = cli["runs"]["bad_time"]
+    assert bad.returncode == 2
+    assert bad.stderr == (
+        "error: --simulate: 'soon' is not a valid simulated time. Valid values: a number of "
+        "seconds from 0 (0: no simulated time).\n"
+    )
 
 
 def test_cli_checks_markdown_lists_every_check(cli):
@@ -1130,3 +1204,39 @@ async def test_config_valid_on_the_flat_dialect_varies_values_within_their_types
         assert "only type-preserving variations of the defaults were drawn, every key kept" in (
             result.message
         )
+
+
+@needs_platform
+@pytest.mark.asyncio
+async def test_a_handler_exception_the_bus_swallowed_is_a_swallowed_error(tmp_path):
+    """The plugin's own event, handled by its own handler that raises: the bus logs and
+    goes on, so the contract warns; the contract's fed payloads stay handlers_robust's."""
+    from ._helpers import MINIMAL_PLUGIN, minimal_manifest, write_plugin
+
+    source = MINIMAL_PLUGIN.replace(
+        "        self.initialized = True\n        return True\n",
+        "        self.event_bus.subscribe('mini.tick', self.on_tick)\n"
+        "        await self.event_bus.publish('mini.tick', {'origin': 'mini-self'}, source='mini')\n"
+        "        self.initialized = True\n"
+        "        return True\n"
+        "\n"
+        "    async def on_tick(self, event):\n"
+        "        if event.data.get('origin') == 'mini-self':\n"
+        "            raise LookupError('no tick state')\n",
+    ).replace(
+        "    async def shutdown(self):\n",
+        "    async def shutdown(self):\n        self.event_bus.unsubscribe('mini.tick', self.on_tick)\n",
+    )
+    manifest = minimal_manifest(
+        permissions=["events.publish", "events.subscribe"],
+        events={"publishes": ["mini.tick"], "subscribes": ["mini.tick"]},
+    )
+    directory = write_plugin(tmp_path, "mini", source=source, manifest=manifest)
+    report = await run_contract(directory, ContractOptions(simulate=0))
+    result = report.result("robustness.swallowed_errors")
+    assert result.outcome == "warning", result.message
+    assert (
+        "event bus: handler for 'mini.tick' raised: LookupError: no tick state at "
+        f"{directory.resolve() / 'plugin.py'}:"
+    ) in result.message
+    assert report.result("events.handlers_robust").outcome == "passed"

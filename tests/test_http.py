@@ -144,3 +144,84 @@ async def test_a_tests_own_respx_router_still_serves_beside_it() -> None:
                 assert (await client.get("https://other.example.com/x")).text == "respx"
                 await client.get("https://api.example.com/items")
     assert http.unmatched == []
+
+
+# ------------------------------------------------------------------ outbound attempts
+
+
+def test_every_outbound_attempt_is_recorded_with_the_host_as_written_and_where(
+    server: LoopbackServer,
+) -> None:
+    """One list for every layer: httpx (mocked, refused, allowed) and the network guard."""
+    import socket
+
+    from nexus_testkit.host._outbound import outbound
+
+    here = __file__
+    attempts: list = []
+    with (
+        outbound.recording(attempts, prefer=[here]),
+        NexusHTTP(allow_hosts=[f"localhost:{server.port}"]) as http,
+    ):
+        http.get("https://api.example.com/items").respond(200)
+        with httpx.Client() as client:
+            client.get("https://api.example.com/items")
+            with pytest.raises(UnmockedRequestError):
+                client.get("https://Billing.Example.com:8443/charge")
+            client.get(f"http://localhost:{server.port}/")
+        network_guard.acquire()
+        try:
+            with socket.socket() as sock, pytest.raises(NetworkBlockedError):
+                sock.connect(("203.0.113.9", 5432))
+        finally:
+            network_guard.release()
+        http.verify = lambda: None  # the refused request is this test's point
+    assert [(a.host, a.port, a.via, a.outcome) for a in attempts] == [
+        ("api.example.com", 443, "httpx", "mocked"),
+        ("billing.example.com", 8443, "httpx", "refused"),
+        ("localhost", server.port, "httpx", "allowed"),
+        ("203.0.113.9", 5432, "socket", "refused"),
+    ]
+    assert all(a.by_plugin and a.where.startswith(f"{here}:") for a in attempts)
+    assert attempts[1].describe().startswith(
+        "'billing.example.com':8443 (httpx, refused) at " + here
+    )
+    # Nobody listening: nothing is kept.
+    with NexusHTTP() as http:
+        http.get("https://api.example.com/items").respond(200)
+        httpx.get("https://api.example.com/items")
+    assert len(attempts) == 4
+    assert not outbound.listening
+
+
+@pytest.mark.asyncio
+async def test_a_host_exposes_the_attempts_of_its_plugin(tmp_path) -> None:
+    from nexus_testkit import PluginHost
+
+    from ._helpers import MINIMAL_PLUGIN, write_plugin
+
+    source = MINIMAL_PLUGIN.replace(
+        "        self.initialized = True\n        return True\n",
+        "        import httpx\n"
+        "        try:\n"
+        "            async with httpx.AsyncClient() as client:\n"
+        "                await client.get('https://api.example.com/ping')\n"
+        "        except Exception:\n"
+        "            pass\n"
+        "        self.initialized = True\n"
+        "        return True\n",
+    )
+    directory = write_plugin(tmp_path, "mini", source=source)
+    host = PluginHost(directory)
+    async with host:
+        pass
+    (attempt,) = host.outbound
+    assert (attempt.host, attempt.port, attempt.via, attempt.outcome) == (
+        "api.example.com",
+        443,
+        "httpx",
+        "refused",
+    )
+    assert attempt.by_plugin
+    assert attempt.where.startswith(f"{directory.resolve() / 'plugin.py'}:")
+    assert attempt.where.endswith(" in initialize")

@@ -29,7 +29,8 @@ def _leaky_plugin(root):
     source = MINIMAL_PLUGIN.replace(
         "        self.initialized = True\n",
         "        import asyncio\n"
-        "        self.poller = asyncio.create_task(asyncio.sleep(3600), name='poller')\n"
+        # A day: a task that sleeps an hour ends within the contract's simulated hour.
+        "        self.poller = asyncio.create_task(asyncio.sleep(86400), name='poller')\n"
         "        self.initialized = True\n",
     )
     return write_plugin(
@@ -203,7 +204,7 @@ def test_hanging_plugin_costs_one_timeout(project: pytest.Pytester) -> None:
     result = project.runpytest(
         "--nexus-plugin=plugins/mini", "--nexus-timeout=0.1", "-rs", "-k", "lifecycle"
     )
-    result.assert_outcomes(failed=1, passed=1, skipped=5)
+    result.assert_outcomes(failed=1, passed=1, skipped=6)
     result.stdout.fnmatch_lines(
         [
             "*initialize() timed out: * did not finish within 0.1 s; it was waiting at *plugins/mini/plugin.py:* in initialize",
@@ -249,3 +250,151 @@ def test_contract_tests_helper_in_a_test_module(project: pytest.Pytester) -> Non
     result.stdout.fnmatch_lines(
         ["SKIPPED [[]1] *: mini routes.get_ok: skipped by the user: covered elsewhere"]
     )
+
+
+# ------------------------------------------------------------------ time, the network, logged errors
+
+_JOB_PLUGIN = MINIMAL_PLUGIN.replace(
+    "        self.initialized = True\n        return True\n",
+    "        import asyncio\n"
+    "        self.job = asyncio.create_task(self.sync(), name='sync-job')\n"
+    "        self.initialized = True\n"
+    "        return True\n",
+).replace(
+    "    async def shutdown(self):\n        self.initialized = False\n",
+    "    async def shutdown(self):\n"
+    "        self.job.cancel()\n"
+    "        self.initialized = False\n"
+    "\n"
+    "    async def sync(self):\n"
+    "        import asyncio\n"
+    "        runs = 0\n"
+    "        while True:\n"
+    "            await asyncio.sleep(300)\n"
+    "            runs += 1\n"
+    "            if runs == 2:\n"
+    "                raise ConnectionError('upstream gone')\n",
+)
+
+
+def test_a_crashing_periodic_job_fails_lifecycle_background(project: pytest.Pytester) -> None:
+    write_plugin(project.path / "plugins", "mini", source=_JOB_PLUGIN)
+    result = project.runpytest("--nexus-plugin=plugins/mini", "-k", "lifecycle.background")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ nexus contract mini: lifecycle.background _*",
+            "mini lifecycle.background (error): Once started under the default configuration,*",
+            "*plugins/mini/plugin.py: in 3600 s of simulated time after initialize(), "
+            "background tasks failed:",
+            "- sync-job running MiniPlugin.sync() created at *plugins/mini/plugin.py:* in "
+            "initialize crashed with ConnectionError: upstream gone at "
+            "*plugins/mini/plugin.py:* in sync",
+            "Fix: Catch and handle the error inside the task's loop*",
+        ],
+        consecutive=True,
+    )
+    result.stdout.no_fnmatch_line("*Traceback*")
+
+
+def test_no_simulated_time_skips_lifecycle_background(project: pytest.Pytester) -> None:
+    write_plugin(project.path / "plugins", "mini", source=_JOB_PLUGIN)
+    result = project.runpytest(
+        "--nexus-plugin=plugins/mini", "--nexus-simulate=0", "-k", "lifecycle.background", "-rs"
+    )
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(
+        ["SKIPPED * mini lifecycle.background: no simulated time in this run (simulate=0)"]
+    )
+    # The ini key says the same; a job that crashes after 300 s passes a 200 s run.
+    project.makeini(INI + "nexus_simulate = 200\n")
+    result = project.runpytest("--nexus-plugin=plugins/mini", "-k", "lifecycle.background")
+    result.assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--nexus-simulate=soon"],
+            "ERROR: --nexus-simulate: 'soon' is not a valid simulated time. Valid values: a "
+            "number of seconds from 0 (0: no simulated time).",
+        ),
+        (
+            ["--nexus-simulate=-1"],
+            "ERROR: --nexus-simulate: '-1' is not a valid simulated time.*",
+        ),
+    ],
+)
+def test_a_bad_simulated_time_is_a_usage_error(
+    project: pytest.Pytester, args: list[str], message: str
+) -> None:
+    write_plugin(project.path / "plugins", "mini")
+    result = project.runpytest("--nexus-plugin=plugins/mini", *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+
+
+def test_a_logged_exception_warns_robustness_swallowed_errors(project: pytest.Pytester) -> None:
+    source = MINIMAL_PLUGIN.replace(
+        "        self.initialized = True\n        return True\n",
+        "        import logging\n"
+        "        try:\n"
+        "            {}['cache']\n"
+        "        except KeyError:\n"
+        "            logging.getLogger('mini.cache').exception('no cache, starting empty')\n"
+        "        self.initialized = True\n"
+        "        return True\n",
+    )
+    write_plugin(project.path / "plugins", "mini", source=source)
+    result = project.runpytest(
+        "--nexus-plugin=plugins/mini", "-k", "robustness.swallowed_errors", "--nexus-strict"
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "mini robustness.swallowed_errors (warning): No exception is only logged*",
+            "exceptions were logged or swallowed instead of raised:",
+            "- (x*) mini.cache: no cache, starting empty: KeyError: 'cache' at "
+            "*plugins/mini/plugin.py:* in initialize",
+            "Fix: Let the exception raise where the caller can see it*",
+        ],
+        consecutive=True,
+    )
+
+
+def test_an_http_request_without_the_permission_fails_permissions_declared(
+    project: pytest.Pytester,
+) -> None:
+    source = MINIMAL_PLUGIN.replace(
+        "        self.initialized = True\n        return True\n",
+        "        import httpx\n"
+        "        try:\n"
+        "            async with httpx.AsyncClient() as client:\n"
+        "                await client.get('https://billing.example.com/v2/ping')\n"
+        "        except Exception:\n"
+        "            pass\n"
+        "        self.initialized = True\n"
+        "        return True\n",
+    )
+    write_plugin(project.path / "plugins", "mini", source=source)
+    result = project.runpytest("--nexus-plugin=plugins/mini", "-k", "permissions.declared")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*plugins/mini/manifest.json: permissions missing for what the plugin did:",
+            "- (x*) network.http: the plugin reached out to 'billing.example.com':443 (httpx, "
+            "refused) at *plugins/mini/plugin.py:* in initialize",
+            "Fix: Add the missing permission to the manifest's permissions list.",
+        ],
+        consecutive=True,
+    )
+    # Declared, the refusal is a note: the check passes.
+    write_plugin(
+        project.path / "plugins",
+        "mini",
+        source=source,
+        manifest=minimal_manifest(permissions=["network.http"]),
+    )
+    result = project.runpytest("--nexus-plugin=plugins/mini", "-k", "permissions.declared")
+    result.assert_outcomes(passed=1)

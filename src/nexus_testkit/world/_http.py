@@ -29,6 +29,7 @@ active).  A name is matched as the plugin wrote it; ``localhost``,
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from typing import Any
 
@@ -140,8 +141,24 @@ def _record(request: httpx.Request, outcome: str) -> None:
     # The host name as the plugin wrote it in the URL, before any DNS look-up.
     from ..host._outbound import outbound
 
-    if outbound.listening:
-        outbound.record(request.url.host or "", _port(request.url), via="httpx", outcome=outcome)
+    if not outbound.listening:
+        return
+    if outcome == "allowed":
+        # respx resolves a request it lets through twice, at httpx's transport and
+        # again at httpcore's pool, as two request objects: the second is not recorded.
+        key = (request.method, str(request.url))
+        if _passing.key == key:
+            _passing.key = None
+            return
+        _passing.key = key
+    outbound.record(request.url.host or "", _port(request.url), via="httpx", outcome=outcome)
+
+
+class _Passing(threading.local):
+    key: tuple[str, str] | None = None
+
+
+_passing = _Passing()
 
 
 _dispatcher: _Dispatcher | None = None
