@@ -29,7 +29,8 @@ active).  A name is matched as the plugin wrote it; ``localhost``,
 
 from __future__ import annotations
 
-import threading
+import os
+import sys
 from collections.abc import Iterable
 from typing import Any
 
@@ -141,24 +142,27 @@ def _record(request: httpx.Request, outcome: str) -> None:
     # The host name as the plugin wrote it in the URL, before any DNS look-up.
     from ..host._outbound import outbound
 
-    if not outbound.listening:
+    if not outbound.listening or (outcome == "allowed" and _passing_through()):
         return
-    if outcome == "allowed":
-        # respx resolves a request it lets through twice, at httpx's transport and
-        # again at httpcore's pool, as two request objects: the second is not recorded.
-        key = (request.method, str(request.url))
-        if _passing.key == key:
-            _passing.key = None
-            return
-        _passing.key = key
     outbound.record(request.url.host or "", _port(request.url), via="httpx", outcome=outcome)
 
 
-class _Passing(threading.local):
-    key: tuple[str, str] | None = None
+def _passing_through() -> bool:
+    """True when respx resolves again a request it is letting through: it patches
+    httpcore's pool and its connections, so a let-through request comes back once
+    more, from inside the first mock call (two of respx's ``mock`` frames on the stack)."""
+    frame, mocks = sys._getframe(2), 0
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name in ("mock", "amock") and code.co_filename.endswith(_RESPX_MOCKS):
+            mocks += 1
+            if mocks > 1:
+                return True
+        frame = frame.f_back
+    return False
 
 
-_passing = _Passing()
+_RESPX_MOCKS = os.path.join("respx", "mocks.py")
 
 
 _dispatcher: _Dispatcher | None = None
