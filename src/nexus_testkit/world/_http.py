@@ -32,6 +32,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterable
+from types import FrameType
 from typing import Any
 
 import httpx
@@ -151,7 +152,8 @@ def _passing_through() -> bool:
     """True when respx resolves again a request it is letting through: it patches
     httpcore's pool and its connections, so a let-through request comes back once
     more, from inside the first mock call (two of respx's ``mock`` frames on the stack)."""
-    frame, mocks = sys._getframe(2), 0
+    frame: FrameType | None = sys._getframe(2)
+    mocks = 0
     while frame is not None:
         code = frame.f_code
         if code.co_name in ("mock", "amock") and code.co_filename.endswith(_RESPX_MOCKS):
