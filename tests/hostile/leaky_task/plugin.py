@@ -22,7 +22,7 @@ class HostilePlugin:
         self.db_adapter = self.event_bus = self.service_registry = None
 
     async def initialize(self):
-        self.poller = asyncio.create_task(asyncio.sleep(3600), name="leaky-poller")
+        self.poller = asyncio.create_task(asyncio.sleep(86400), name="leaky-poller")
         self.initialized = True
         return True
 
