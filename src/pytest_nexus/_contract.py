@@ -229,7 +229,8 @@ def contract_tests(
     A relative ``plugin_dir`` is taken from the current directory, then from
     the directory of the calling module.  ``isolation="process"`` (default)
     runs the contract in a worker process of its own; ``"inline"`` in the
-    test process, for a debugger.
+    test process, for a debugger.  ``simulate`` is the simulated time, in
+    seconds, the started plugin runs for (``lifecycle.background``; 0: none).
     """
     import inspect
 
