@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -1240,3 +1241,33 @@ async def test_a_handler_exception_the_bus_swallowed_is_a_swallowed_error(tmp_pa
         f"{directory.resolve() / 'plugin.py'}:"
     ) in result.message
     assert report.result("events.handlers_robust").outcome == "passed"
+
+
+@needs_platform
+@pytest.mark.asyncio
+async def test_a_task_that_wakes_too_often_is_capped_and_named_in_a_note(tmp_path):
+    from ._helpers import MINIMAL_PLUGIN, write_plugin
+
+    source = MINIMAL_PLUGIN.replace(
+        "        self.initialized = True\n        return True\n",
+        "        import asyncio\n"
+        "        self.poll = asyncio.create_task(self.spin(), name='poll')\n"
+        "        self.initialized = True\n"
+        "        return True\n"
+        "\n"
+        "    async def spin(self):\n"
+        "        import asyncio\n"
+        "        while True:\n"
+        "            await asyncio.sleep(0.01)\n",
+    ).replace("    async def shutdown(self):\n", "    async def shutdown(self):\n        self.poll.cancel()\n")
+    directory = write_plugin(tmp_path, "mini", source=source)
+    report = await run_contract(directory, ContractOptions(max_task_wakeups=50))
+    result = report.result("lifecycle.background")
+    assert result.outcome == "passed", result.message
+    assert result.message.startswith("poll running MiniPlugin.spin() created at ")
+    assert re.search(
+        r"/mini/plugin.py:\d+ in initialize woke 50 times in the first 0\.\d\d s and slept "
+        r"through the rest$",
+        result.message,
+    ), result.message
+    assert report.result("lifecycle.tasks").outcome == "passed"

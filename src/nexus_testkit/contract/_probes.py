@@ -549,7 +549,7 @@ class Session:
                 continue
             ev.background_notes.append(
                 f"{found.describe()} woke {self.settings.max_task_wakeups} times in the first "
-                f"{when:g} s and slept through the rest"
+                f"{when:.2f} s and slept through the rest"
             )
 
     async def probe_health_after(self) -> None:
