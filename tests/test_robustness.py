@@ -73,7 +73,7 @@ class Case:
     """
 
     #: manifest | load | start: bad input, met by the fixtures, the contract items and the CLI;
-    #: hang | blocking | isolation | network | secrets | records: tests of their own;
+    #: hang | blocking | isolation | network | secrets | records | interrupt: tests of their own;
     #: not-a-plugin: a usage error; process-exit: the command line only (it kills the process);
     #: worker: breaks the process it runs in, met in tests/test_isolation_process.py.
     kind: str
@@ -256,6 +256,17 @@ CASES: dict[str, Case] = {
         f"{line_of('blocking_route', 'time.sleep(0.3)')} in slow",
     ),
     "init_os_exit": Case("process-exit"),
+    # what the host interrupts in-process (tests/test_interrupts.py) ---------------------------
+    **{
+        case: Case("interrupt")
+        for case in (
+            "sleep_in_route",
+            "sleep_in_handler",
+            "sleep_in_shutdown",
+            "interrupt_in_route",
+            "event_storm",
+        )
+    },
     # what only a worker process survives (tests/test_isolation_process.py) -------------------
     **{
         case: Case("worker")

@@ -17,6 +17,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._errors import PluginTimeoutError
 from ._frames import HARNESS_DIR
+from ._interrupts import (
+    PluginHangInterrupt,
+    PluginKeyboardInterrupt,
+    interrupt_after,
+    is_user_interrupt,
+    user_interrupts,
+)
 from ._realtime import real_call_later, wait_real
 
 if TYPE_CHECKING:
@@ -119,6 +126,7 @@ class Deadline:
         self.stuck: str | None = None
         self._handle: asyncio.TimerHandle | None = None
         self._task: asyncio.Task[Any] | None = None
+        self._alarm: contextlib.ExitStack | None = None
 
     def _expire(self) -> None:
         assert self._task is not None
@@ -131,12 +139,22 @@ class Deadline:
             # Real seconds, also while a virtual clock moves the loop's time.
             loop = asyncio.get_running_loop()
             self._handle = real_call_later(loop, self.timeout, self._expire)
+            # What blocks the loop never lets that callback run: SIGALRM cuts it.
+            self._alarm = contextlib.ExitStack()
+            self._alarm.enter_context(interrupt_after(self.timeout, self.prefer))
         return self
 
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         __tracebackhide__ = True
         if self._handle is not None:
             self._handle.cancel()
+        if self._alarm is not None:
+            self._alarm.close()
+            self._alarm = None
+        if exc_type is not None and issubclass(exc_type, PluginHangInterrupt):
+            assert self.timeout is not None
+            self.stuck = blocked_at(exc)
+            raise PluginTimeoutError(self.what, self.timeout, self.stuck) from None
         if (
             self.stuck is not None
             and exc_type is asyncio.CancelledError
@@ -159,11 +177,21 @@ class PluginExit(Exception):
         self.exit = exit
 
 
-async def _guarded(coro: Coroutine[Any, Any, T]) -> T:
+def blocked_at(interrupt: PluginHangInterrupt) -> str:
+    """The stuck site of a synchronous hang that SIGALRM interrupted, as reports show it."""
+    return f"{interrupt.site} (blocking the event loop; interrupted)"
+
+
+async def _guarded(coro: Coroutine[Any, Any, T], since: int) -> T:
     try:
         return await coro
     except SystemExit as exc:
         raise PluginExit(exc) from exc
+    except KeyboardInterrupt as exc:
+        # The user's Ctrl-C stops the run; the plugin's own fails the call.
+        if is_user_interrupt(since):
+            raise
+        raise PluginKeyboardInterrupt(exc) from exc
 
 
 async def run_with_timeout(
@@ -175,6 +203,11 @@ async def run_with_timeout(
 ) -> T:
     """Await ``coro`` in a task of its own; on time-out, say where it was stuck.
 
+    A synchronous hang (the loop held past the time-out) is interrupted by
+    SIGALRM in the main thread and reported the same way.  A
+    ``KeyboardInterrupt`` raised by the coroutine (not the user's Ctrl-C)
+    comes out as :class:`PluginKeyboardInterrupt`, which cannot stop the run.
+
     A plain ``wait_for`` would cancel the coroutine and lose the frame it was
     waiting in, which is the one thing a user needs to fix a hang.
     """
@@ -184,13 +217,14 @@ async def run_with_timeout(
     if tracker is not None:
         tracker.paused += 1
     try:
-        task = asyncio.ensure_future(_guarded(coro))
+        task = asyncio.ensure_future(_guarded(coro, user_interrupts()))
     finally:
         if tracker is not None:
             tracker.paused -= 1
     task.set_name(f"nexus-testkit: {what}")
     try:
-        done = await wait_real(task, timeout)
+        with interrupt_after(timeout, prefer):
+            done = await wait_real(task, timeout)
     except asyncio.CancelledError:
         task.cancel()
         raise
@@ -210,3 +244,6 @@ async def run_with_timeout(
         return task.result()
     except PluginExit as exc:
         raise exc.exit from None
+    except PluginHangInterrupt as exc:
+        assert timeout is not None
+        raise PluginTimeoutError(what, timeout, blocked_at(exc)) from None

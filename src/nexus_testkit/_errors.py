@@ -99,6 +99,26 @@ class PluginTimeoutError(NexusTestkitError, TimeoutError):
         super().__init__(message)
 
 
+class PluginExitError(NexusTestkitError):
+    """Plugin code raised ``SystemExit`` or ``KeyboardInterrupt`` where the harness called it.
+
+    In a test, that fails the test instead of ending the run; the user's own
+    Ctrl-C still stops it.
+    """
+
+    def __init__(self, what: str, exc: BaseException, site: str = "") -> None:
+        from ._describe import describe_exception
+
+        self.what = what
+        self.exception = exc
+        self.site = site
+        where = f" at {site}" if site else ""
+        super().__init__(
+            f"{what}: the plugin raised {describe_exception(exc)}{where}; the harness stops "
+            "the call, not the test run"
+        )
+
+
 class NexusOptionsError(NexusTestkitError, ValueError):
     """An option of the harness has a value it cannot use.
 
@@ -136,6 +156,7 @@ for _cls in (
     PluginLoadError,
     PluginStartError,
     PluginTimeoutError,
+    PluginExitError,
     NexusOptionsError,
     NexusAssertionError,
     NexusWarning,

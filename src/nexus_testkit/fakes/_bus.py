@@ -27,8 +27,10 @@ from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, Field
 
-from .._deadlines import Deadline, resume
+from .._deadlines import Deadline, blocked_at, resume
+from .._describe import describe_exception
 from .._errors import NexusAssertionError
+from .._interrupts import PluginHangInterrupt, interrupt_after, is_user_interrupt, user_interrupts
 from .._masking import Masker
 from ._recording import CallList, FlatRecording, Standalone
 
@@ -49,6 +51,10 @@ _DELIVERY_MODES: tuple[Delivery, ...] = ("inline", "queued")
 MAX_CASCADE_DEPTH = 64
 #: Queued delivery has no depth; a runaway cascade is cut after this many events.
 MAX_DRAIN_EVENTS = 1_000
+#: A cascade that fans out (a handler publishing its own event twice) stays
+#: under the depth limit and still doubles at each level: one publish from
+#: outside any handler is cut after this many handler calls.
+MAX_DELIVERIES_PER_PUBLISH = 1_000
 
 
 def _utcnow() -> datetime:
@@ -68,7 +74,8 @@ class Event(BaseModel):
 
 
 #: What a handler raises that is not a handler failure: it ends the delivery.
-_PASSED_THROUGH = (KeyboardInterrupt, asyncio.CancelledError, GeneratorExit)
+#: (A KeyboardInterrupt does too when it is the user's Ctrl-C; the plugin's own is a failure.)
+_PASSED_THROUGH = (asyncio.CancelledError, GeneratorExit)
 
 
 def _event_class() -> type[Event]:
@@ -121,7 +128,7 @@ class HandlerFailure(NamedTuple):
     def describe(self) -> str:
         return (
             f"{handler_name(self.handler)} on {self.event.name!r} raised "
-            f"{type(self.exception).__name__}: {self.exception}"
+            f"{describe_exception(self.exception)}"
         )
 
 
@@ -185,6 +192,11 @@ class RecordingEventBus(Standalone):
         self._subscribers: dict[str, list[Handler]] = {}
         self._queue: deque[Event] = deque()
         self._depth = 0
+        #: Handler calls of the current top-level publish, and the path of
+        #: (event name, handler) being delivered, for the storm failure.
+        self._deliveries = 0
+        self._chain: list[tuple[str, Handler]] = []
+        self._storm_cut = False
         self._running = False
 
     # ------------------------------------------------------------ platform interface
@@ -279,63 +291,108 @@ class RecordingEventBus(Standalone):
         handlers = self._subscribers.get(event.name)
         if not handlers:
             return
+        if self._depth == 0:
+            self._deliveries = 0
+            self._storm_cut = False
+        elif self._storm_cut:
+            return
         if self._depth >= MAX_CASCADE_DEPTH:
+            # Cut the whole cascade, not just this branch: one that fans out
+            # would otherwise reach this depth again on every other branch.
+            self._storm_cut = True
             self._fail(
                 event,
                 handlers[0],
                 RecursionError(
                     f"event cascade deeper than {MAX_CASCADE_DEPTH} levels: handlers keep "
-                    f"publishing {event.name!r}"
+                    f"publishing {event.name!r}. The chain of handlers: "
+                    f"{describe_chain(self._chain)}"
                 ),
             )
             return
         self._depth += 1
         kinds = self._kinds
+        chain = self._chain
         try:
             # The live list, like the platform: a handler subscribed during
             # delivery is called for this event too.
             for handler in handlers:
+                if self._storm_cut:
+                    return
+                self._deliveries += 1
+                if self._deliveries > MAX_DELIVERIES_PER_PUBLISH:
+                    self._cut_storm(event, handler)
+                    return
                 kind = kinds.get(id(handler))
                 if kind is None or kind[0] is not handler:
                     kind = kinds[id(handler)] = (handler, inspect.iscoroutinefunction(handler))
-                if not kind[1]:
-                    self._call_sync(handler, event)
-                    continue
-                # Most handlers finish without suspending: run the first step
-                # here, and only one that waits is awaited under the time-out.
+                chain.append((event.name, handler))
+                since = user_interrupts()
                 try:
-                    coro = handler(event)
-                    first = coro.send(None)
+                    # Most handlers finish without suspending: run the first step
+                    # here (a synchronous hang in it is cut by SIGALRM), and only
+                    # one that waits is awaited under the time-out.
+                    with interrupt_after(self.handler_timeout, self.prefer):
+                        if not kind[1]:
+                            result = handler(event)
+                            if inspect.isawaitable(result):
+                                raise_unawaited(result)
+                            continue
+                        coro = handler(event)
+                        first = coro.send(None)
                 except StopIteration:
                     continue
                 except _PASSED_THROUGH:
                     raise
                 except BaseException as exc:  # SystemExit in a handler must not end the run
-                    self._fail(event, handler, exc)
+                    if isinstance(exc, KeyboardInterrupt) and is_user_interrupt(since):
+                        raise
+                    self._fail(event, handler, self._failure(exc))
                     continue
-                await self._finish(handler, event, coro, first)
+                finally:
+                    chain.pop()
+                chain.append((event.name, handler))
+                try:
+                    await self._finish(handler, event, coro, first)
+                finally:
+                    chain.pop()
         finally:
             self._depth -= 1
 
-    def _call_sync(self, handler: Handler, event: Event) -> None:
-        try:
-            result = handler(event)
-            if inspect.isawaitable(result):
-                raise_unawaited(result)
-        except _PASSED_THROUGH:
-            raise
-        except BaseException as exc:  # SystemExit in a handler must not end the run
-            self._fail(event, handler, exc)
+    def _cut_storm(self, event: Event, handler: Handler) -> None:
+        """Stop the whole cascade of the current publish and record it, naming its chain."""
+        self._storm_cut = True
+        root = self._chain[0][0] if self._chain else event.name
+        self._fail(
+            event,
+            handler,
+            RecursionError(
+                f"event storm: one publish of {root!r} led to more than "
+                f"{MAX_DELIVERIES_PER_PUBLISH} handler calls and was stopped; handlers "
+                f"keep publishing. The chain of handlers: {describe_chain(self._chain)}"
+            ),
+        )
+
+    def _failure(self, exc: BaseException) -> BaseException:
+        if isinstance(exc, PluginHangInterrupt):
+            return TimeoutError(
+                f"handler did not return within {exc.timeout:g} s; it was waiting at "
+                f"{blocked_at(exc)}"
+            )
+        return exc
 
     async def _finish(self, handler: Handler, event: Event, coro: Any, first: Any) -> None:
         """Await the rest of a handler's coroutine whose first step yielded ``first``."""
         deadline = Deadline(self.handler_timeout, "handler", self.prefer)
+        since = user_interrupts()
         try:
             async with deadline:
                 await resume(coro, first)
         except _PASSED_THROUGH:
             raise
         except BaseException as exc:  # SystemExit in a handler must not end the run
+            if isinstance(exc, KeyboardInterrupt) and is_user_interrupt(since):
+                raise
             failure: BaseException = exc  # a handler's own TimeoutError is kept as raised
             if deadline.stuck is not None:
                 failure = TimeoutError(
@@ -475,6 +532,24 @@ class RecordingEventBus(Standalone):
             f"published={len(self.published)} "
             f"subscriptions={sum(len(h) for h in self._subscribers.values())}>"
         )
+
+
+def describe_chain(chain: list[tuple[str, Handler]]) -> str:
+    """``'a' -> A.on_a (file:12) -> 'b' -> ...`` for a path of deliveries, its cycle shown once.
+
+    A storm repeats a short cycle of handlers many levels deep: the cycle is
+    what the user needs, followed by how deep it went.
+    """
+    steps: list[str] = []
+    seen: set[tuple[str, int]] = set()
+    for name, handler in chain:
+        key = (name, id(handler))
+        if key in seen:
+            steps.append(f"{name!r} again ({len(chain)} levels deep)")
+            break
+        seen.add(key)
+        steps += [repr(name), handler_name(handler)]
+    return " -> ".join(steps)
 
 
 def drain_cut(event: Event) -> None:

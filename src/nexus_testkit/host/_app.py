@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._deadlines import Deadline
-from .._errors import PluginStartError
+from .._describe import describe_exception, safe_repr
+from .._errors import PluginExitError, PluginStartError
+from .._interrupts import interrupt_after, is_user_interrupt, raised_at, user_interrupts
 
 if TYPE_CHECKING:
     import httpx
@@ -33,7 +35,14 @@ __all__ = ["HostClient", "build_app", "lifespan_files"]
 RoutesError = Callable[[str, "BaseException | None", str], PluginStartError]
 
 
-def build_app(plugin: Any, name: str, prefix: str, directory: Path, error: RoutesError) -> FastAPI:
+def build_app(
+    plugin: Any,
+    name: str,
+    prefix: str,
+    directory: Path,
+    error: RoutesError,
+    timeout: float | None = None,
+) -> FastAPI:
     """A FastAPI app with the plugin's routers mounted under ``prefix``.
 
     A ``get_api_routes()`` that raises or returns anything but a list of
@@ -41,13 +50,17 @@ def build_app(plugin: Any, name: str, prefix: str, directory: Path, error: Route
     """
     from fastapi import APIRouter, FastAPI
 
-    from ._loader import plugin_frames
+    from ._loader import plugin_frames, resolved_directory
 
+    since = user_interrupts()
     try:
-        routers = plugin.get_api_routes()
-    except Exception as exc:
+        with interrupt_after(timeout, resolved_directory(str(directory))):
+            routers = plugin.get_api_routes()
+    except BaseException as exc:  # SystemExit from plugin code must not end the run
+        if isinstance(exc, KeyboardInterrupt) and is_user_interrupt(since):
+            raise
         raise error(
-            f"get_api_routes() raised {type(exc).__name__}: {exc}",
+            f"get_api_routes() raised {describe_exception(exc)}",
             exc,
             plugin_frames(exc, directory),
         ) from None
@@ -63,7 +76,7 @@ def build_app(plugin: Any, name: str, prefix: str, directory: Path, error: Route
     bad = [r for r in routers if not isinstance(r, APIRouter)]
     if bad:
         raise error(
-            f"get_api_routes() returned {bad[0]!r}; expected a list of fastapi.APIRouter",
+            f"get_api_routes() returned {safe_repr(bad[0])}; expected a list of fastapi.APIRouter",
             None,
             "",
         )
@@ -75,7 +88,7 @@ def build_app(plugin: Any, name: str, prefix: str, directory: Path, error: Route
             app.include_router(router, prefix=prefix, tags=[name])
     except Exception as exc:
         raise error(
-            f"mounting the routers failed: {type(exc).__name__}: {exc}",
+            f"mounting the routers failed: {describe_exception(exc)}",
             exc,
             plugin_frames(exc, directory),
         ) from None
@@ -147,8 +160,15 @@ def _build_transport_class(base: type) -> Any:
         async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
             __tracebackhide__ = True
             what = f"{request.method} {request.url.path}"
-            async with Deadline(self.request_timeout, what, self.prefer):
-                response: httpx.Response = await super().handle_async_request(request)
-                return response
+            since = user_interrupts()
+            try:
+                async with Deadline(self.request_timeout, what, self.prefer):
+                    response: httpx.Response = await super().handle_async_request(request)
+                    return response
+            except (SystemExit, KeyboardInterrupt) as exc:
+                # Raised by the route: it would leave the event loop and end the run.
+                if isinstance(exc, KeyboardInterrupt) and is_user_interrupt(since):
+                    raise
+                raise PluginExitError(what, exc, raised_at(exc, self.prefer)) from None
 
     return _HostTransport

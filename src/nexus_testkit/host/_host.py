@@ -32,7 +32,9 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from .._deadlines import run_with_timeout
+from .._describe import describe_exception, safe_repr
 from .._errors import PluginStartError, PluginTimeoutError
+from .._interrupts import PluginKeyboardInterrupt, interrupt_after, watching_ctrl_c
 from .._masking import Masker
 from ..backends._build import make_data_store, make_event_bus, make_services, release
 from ..fakes._bus import RecordingEventBus
@@ -304,6 +306,8 @@ class PluginHost:
             # subclass sets its name, so usually "nexus.plugins..") and, added at
             # each load, the plugin module's own (logging.getLogger(__name__)).
             guards.enter_context(self._capture.attached(logging.getLogger("nexus.plugins")))
+            # Tells the user's Ctrl-C (stops the run) from a plugin's KeyboardInterrupt (fails it).
+            guards.enter_context(watching_ctrl_c())
             guards.enter_context(tracking(self._tracker))
             guards.enter_context(outbound.recording(self.outbound, (self._prefer,)))
             if not self.options.allow_network:
@@ -363,7 +367,14 @@ class PluginHost:
         serving = contextlib.AsyncExitStack()
         try:
             plugin = await serving.enter_async_context(self._instance())
-            app = build_app(plugin, self.name, self.prefix, self.directory, self._routes_error)
+            app = build_app(
+                plugin,
+                self.name,
+                self.prefix,
+                self.directory,
+                self._routes_error,
+                self.options.timeout,
+            )
             self.app = await serving.enter_async_context(self._http.serve(app))
         except BaseException:
             await serving.aclose()
@@ -378,7 +389,9 @@ class PluginHost:
     @contextlib.asynccontextmanager
     async def _instance(self) -> AsyncIterator[Any]:
         """A fresh instance of the plugin, initialized for the block, then shut down."""
-        loaded = import_plugin(self.directory, log_level=logging.DEBUG)
+        # A synchronous hang at import (time.sleep at module level) is cut by SIGALRM.
+        with interrupt_after(self.options.timeout, self._prefer):
+            loaded = import_plugin(self.directory, log_level=logging.DEBUG)
         self._all_loaded.append(loaded)
         # The plugin module's own logger (logging.getLogger(__name__)) lives
         # under the fresh package name of this load; unload() discards it.
@@ -410,14 +423,16 @@ class PluginHost:
         except PluginTimeoutError as exc:
             raise self._start_error(f"initialize() timed out: {exc}", None) from None
         except BaseException as exc:  # SystemExit in a plugin must not end the run
+            if isinstance(exc, PluginKeyboardInterrupt):
+                exc = exc.interrupt
             raise self._start_error(
-                f"initialize() raised {type(exc).__name__}: {exc}",
+                f"initialize() raised {describe_exception(exc)}",
                 exc,
                 plugin_frames(exc, loaded.directory),
             ) from None
         if result is not True:
             raise self._start_error(
-                f"initialize() returned {result!r}; the platform only loads a plugin "
+                f"initialize() returned {safe_repr(result)}; the platform only loads a plugin "
                 "whose initialize() returns True",
                 None,
             )
@@ -436,8 +451,10 @@ class PluginHost:
             except PluginTimeoutError as exc:
                 self.leftovers.shutdown_errors.append(str(exc))
             except BaseException as exc:
+                if isinstance(exc, PluginKeyboardInterrupt):
+                    exc = exc.interrupt
                 self.leftovers.shutdown_errors.append(
-                    f"shutdown() raised {type(exc).__name__}: {exc}"
+                    f"shutdown() raised {describe_exception(exc)}"
                 )
         self._collect_leftovers(plugin)
         self.leftovers.tasks.extend(await self._tracker.settle())

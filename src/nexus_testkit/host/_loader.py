@@ -31,8 +31,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._describe import describe_exception
 from .._errors import PluginLoadError
 from .._frames import HARNESS_DIR
+from .._interrupts import PluginHangInterrupt, is_user_interrupt, user_interrupts
 
 __all__ = [
     "PLUGIN_INTERFACE",
@@ -214,8 +216,9 @@ def _inside(filename: str, root: Path) -> bool:
 
 
 def _describe(exc: BaseException) -> str:
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    if isinstance(exc, PluginHangInterrupt):
+        return f"it did not finish within {exc.timeout:g} s; it was stuck at {exc.site}"
+    return describe_exception(exc)
 
 
 def _hint(exc: BaseException) -> str:
@@ -331,6 +334,7 @@ def _import(package: str, directory: str, file: str) -> types.ModuleType:
     init = os.path.join(directory, "__init__.py")
     has_init = os.path.isfile(init)
     current = init if has_init else file
+    since = user_interrupts()
     try:
         if has_init:
             _load_module(package, init, package_dir=directory)
@@ -347,8 +351,6 @@ def _import(package: str, directory: str, file: str) -> types.ModuleType:
         name = f"{package}.plugin"
         existing = sys.modules.get(name)  # the package's __init__ may import .plugin itself
         return existing if existing is not None else _load_module(name, file)
-    except KeyboardInterrupt:
-        raise
     except SyntaxError as exc:
         where = Path(exc.filename or current)
         detail = "".join(traceback.format_exception_only(type(exc), exc)).rstrip()
@@ -356,6 +358,8 @@ def _import(package: str, directory: str, file: str) -> types.ModuleType:
             where, f"syntax error at line {exc.lineno}: {exc.msg}", detail
         ) from None
     except BaseException as exc:  # SystemExit and friends must not end the run
+        if isinstance(exc, KeyboardInterrupt) and is_user_interrupt(since):
+            raise
         raise PluginLoadError(
             Path(current),
             f"import failed: {_describe(exc)}{_hint(exc)}",
@@ -377,11 +381,12 @@ def _build_instance(module: types.ModuleType, file: Path) -> tuple[Any, str]:
                 stage="instance",
             )
         factory, how = cls, f"{cls.__name__}()"
+    since = user_interrupts()
     try:
         instance = factory()
-    except KeyboardInterrupt:
-        raise
     except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt) and is_user_interrupt(since):
+            raise
         raise PluginLoadError(
             file,
             f"{how} raised {_describe(exc)}",

@@ -243,7 +243,11 @@ def _main(request: dict[str, Any], fds: list[int]) -> int:
     channel.send(hello=os.getpid(), main_thread=threading.get_ident())
     _install_hooks(channel, plugin_dir)
 
+    from .._interrupts import set_hang_interrupts
     from ..contract._runner import run_contract
+
+    # The parent's limits cut hangs here, after a dump of every thread's stack.
+    set_hang_interrupts(False)
 
     options = pickle.loads(request["options"])
     try:
