@@ -256,17 +256,48 @@ CASES: dict[str, Case] = {
         f"{line_of('blocking_route', 'time.sleep(0.3)')} in slow",
     ),
     "init_os_exit": Case("process-exit"),
-    # what the host interrupts in-process (tests/test_interrupts.py) ---------------------------
-    **{
-        case: Case("interrupt")
-        for case in (
-            "sleep_in_route",
-            "sleep_in_handler",
-            "sleep_in_shutdown",
-            "interrupt_in_route",
-            "event_storm",
-        )
-    },
+    # what the host interrupts in-process (tests/test_interrupts.py); in the contract's
+    # worker, the isolation's per-call limit cuts the hang -----------------------------------
+    "sleep_in_route": Case(
+        "interrupt",
+        check="routes.get_ok",
+        report="GET /api/plugins/sleep_in_route/stuck did not finish within 1.4 s (the "
+        "isolation's per-call limit); it was at {dir}/plugin.py:"
+        f"{line_of('sleep_in_route', 'time.sleep(3600)')} in stuck",
+    ),
+    "sleep_in_handler": Case(
+        "interrupt",
+        check="events.handlers_robust",
+        report="handler of 'user.created' did not finish within 1.4 s (the isolation's per-call "
+        f"limit); it was at {{dir}}/plugin.py:{line_of('sleep_in_handler', 'time.sleep(3600)')} "
+        "in on_user",
+    ),
+    "sleep_in_shutdown": Case(
+        "interrupt",
+        check="lifecycle.shutdown",
+        report="shutdown() did not finish within 1.4 s (the isolation's per-call limit); it was "
+        f"at {{dir}}/plugin.py:{line_of('sleep_in_shutdown', 'time.sleep(3600)')} in shutdown",
+    ),
+    "interrupt_in_route": Case(
+        "interrupt",
+        check="routes.get_ok",
+        report="- GET /api/plugins/interrupt_in_route/exit raised PluginExitError: GET "
+        "/api/plugins/interrupt_in_route/exit: the plugin raised SystemExit: from a route at "
+        f"{{dir}}/plugin.py:{line_of('interrupt_in_route', 'sys.exit(')} in exit_; the harness "
+        "stops the call, not the test run",
+    ),
+    "event_storm": Case(
+        "interrupt",
+        check="events.handlers_robust",
+        outcome="warning",
+        report="- (x*) HostilePlugin.on_tick ({dir}/plugin.py:"
+        f"{line_of('event_storm', 'async def on_tick')}) on 'event_storm.tick' with data * "
+        "raised RecursionError: event storm: one publish of 'event_storm.tick' led to more "
+        "than 1000 handler calls and was stopped; handlers keep publishing. The chain of "
+        "handlers: 'event_storm.tick' -> HostilePlugin.on_tick ({dir}/plugin.py:"
+        f"{line_of('event_storm', 'async def on_tick')}) -> 'event_storm.tick' again (* levels "
+        "deep)",
+    ),
     # what only a worker process survives (tests/test_isolation_process.py) -------------------
     **{
         case: Case("worker")
@@ -712,7 +743,8 @@ def test_hangs_are_cut_by_the_time_out_and_name_the_awaiting_frame(
 
 
         @pytest.mark.nexus_plugin({str(corpus / "blocking_route")!r})
-        @pytest.mark.nexus_host(detect_blocking=0.1)
+        # Longer than the hangs' time-out, which would interrupt the 0.3 s sleep.
+        @pytest.mark.nexus_host(detect_blocking=0.1, timeout=30)
         async def test_blocking(nexus_client):
             assert (await nexus_client.get("/slow")).json() == {{"slept": 0.3}}
         """

@@ -112,13 +112,19 @@ def plugin_site(frame: FrameType | None, prefer: str | None) -> str:
 
     With ``prefer`` (the plugin's resolved directory), only frames there count;
     without, any frame outside the standard library, installed packages and
-    the harness.  Stops at the event loop's own frames: what is below them
-    (the test, pytest) is not what holds the loop.
+    the harness.  Stops at the event loop's own frames (what is below them,
+    the test and pytest, is not what holds the loop) and at the import
+    machinery (the plugin is importing a library).
     """
     while frame is not None:
         if frame.f_code in _LOOP_CODES:
             # Reached the event loop's own step before any plugin frame: the
             # loop is waiting for I/O or running harness code, not stuck in the plugin.
+            return ""
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            # The plugin is importing a module (FastAPI on a cold start takes
+            # a while): slow, not stuck.  A module of the plugin's own that
+            # hangs at import is met before the import machinery.
             return ""
         site = plugin_site_of(frame, frame.f_lineno, prefer)
         if site:

@@ -31,6 +31,8 @@ from typing import Any
 import pytest
 from _pytest._code.code import ExceptionRepr, ReprFileLocation, TerminalRepr, Traceback
 
+from nexus_testkit._describe import safe_str
+
 __all__ = ["MessageRepr"]
 
 #: Packages whose frames sit between a test and the plugin's code.  Only the
@@ -197,7 +199,7 @@ def _message(exc: BaseException) -> str:
     name = (
         cls.__qualname__ if module in ("builtins", "__main__") else f"{module}.{cls.__qualname__}"
     )
-    text = f"{name}: {exc}"
+    text = f"{name}: {safe_str(exc)}"
     if isinstance(exc, Warning):
         text += (
             "\n(a warning raised as an error by a warnings filter: -W error, "

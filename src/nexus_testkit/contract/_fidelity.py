@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .._describe import describe_exception
 from .._errors import PluginLoadError, PluginStartError
 from ..fakes._store import sql_round_trip
 from ._evidence import NO_BODY
@@ -93,7 +94,7 @@ class _Unstorable:
     """What an SQL store makes of a value json.dumps refuses: an error, not a value."""
 
     def __init__(self, exc: BaseException) -> None:
-        self.text = f"{type(exc).__name__}: {exc}"
+        self.text = describe_exception(exc)
 
     def __repr__(self) -> str:
         return f"nothing: set() raises {self.text}"

@@ -32,7 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from .._deadlines import run_with_timeout
+from .._describe import describe_exception as safe_describe
 from .._errors import ManifestError, PluginLoadError, PluginStartError
+from .._interrupts import PluginKeyboardInterrupt, is_user_interrupt, user_interrupts
 from ..backends._build import make_data_store, release
 from ..fakes._bus import RecordingEventBus, handler_name
 from ..fakes._config import ConfigStore, placeholder_value, resolve_config
@@ -100,8 +102,7 @@ def describe_exception(exc: BaseException) -> str:
 
     if isinstance(exc, PluginTimeoutError):
         return f"nothing: {exc}"
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return safe_describe(exc)
 
 
 class _Blocks(list):  # type: ignore[type-arg]
@@ -274,8 +275,8 @@ class Session:
             raise
         except Exception as exc:  # a bug of the harness: this probe's checks are skipped
             reason = (
-                f"the contract could not record this evidence ({probe}: {type(exc).__name__}: "
-                f"{exc}); a bug of nexus-testkit, please report it"
+                f"the contract could not record this evidence ({probe}: "
+                f"{safe_describe(exc)}); a bug of nexus-testkit, please report it"
             )
             for evidence in [probe, *(e for e, p in EVIDENCE.items() if p == probe)]:
                 self.ev.missing.setdefault(evidence, reason)
@@ -415,12 +416,19 @@ class Session:
 
     async def _call(self, label: str, during: str, call: Any) -> Attempt:
         self.monitor.during = during
+        since = user_interrupts()
         try:
             value = call()
             if inspect.iscoroutine(value):
                 value = await run_with_timeout(value, self.settings.timeout, label)
             return Attempt(value)
-        except (Exception, SystemExit) as exc:
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # SystemExit and the plugin's own KeyboardInterrupt
+            if isinstance(exc, KeyboardInterrupt) and is_user_interrupt(since):
+                raise
+            if isinstance(exc, PluginKeyboardInterrupt):
+                exc = exc.interrupt
             return Attempt(problem=describe_exception(exc))
 
     async def probe_health_before(self) -> None:
@@ -570,11 +578,16 @@ class Session:
         except Exception as exc:
             self.ev.openapi = Attempt(problem=describe_exception(exc))
         self.ev.routes = [(m, p) for m, p, _ in walk_routes(host.app)]
+        # A second call (the platform makes one): what it raises or returns is no
+        # verdict, and cannot end the run (SystemExit included).
         try:
-            routers = host.plugin.get_api_routes() or []
-        except Exception:
-            routers = []
-        self.ev.router_prefixes = [r.prefix for r in routers if getattr(r, "prefix", "")]
+            routers = list(host.plugin.get_api_routes() or [])
+            prefixes = [r.prefix for r in routers if isinstance(getattr(r, "prefix", ""), str)]
+        except KeyboardInterrupt:
+            raise
+        except BaseException:
+            prefixes = []
+        self.ev.router_prefixes = [p for p in prefixes if p]
 
     async def probe_get_ok(self) -> None:
         from ._exercise import Exerciser

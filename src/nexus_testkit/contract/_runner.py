@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from .._describe import describe_exception
 from .._errors import NexusOptionsError
+from .._interrupts import watching_ctrl_c
 from .._settings import DEFAULT_SIMULATE
 from ..backends import check_backend
 from ..host._options import check_positive
@@ -249,11 +251,13 @@ async def run_contract(path: Path | str, options: ContractOptions | None = None)
     started = loop.time()
     error = None
     try:
-        await session.run()
+        # A KeyboardInterrupt of the plugin's is told from the user's Ctrl-C for the whole run.
+        with watching_ctrl_c():
+            await session.run()
     except (KeyboardInterrupt, asyncio.CancelledError):
         raise
     except BaseException as exc:
-        error = f"the contract run stopped: {type(exc).__name__}: {exc}"
+        error = f"the contract run stopped: {describe_exception(exc)}"
     ev = session.ev
     results = [_result(c, ev, skip, stopped=error is not None) for c in CHECKS]
     name = ev.manifest.name if ev.manifest is not None else None
@@ -312,7 +316,7 @@ def _judge(check: Check, ev: Evidence, stopped: bool) -> Verdict:
         verdict = check.judge(ev)
     except Exception as exc:  # a bug of the check: reported, the other checks still judge
         return Verdict(
-            "skipped", f"the check could not judge the evidence: {type(exc).__name__}: {exc}"
+            "skipped", f"the check could not judge the evidence: {describe_exception(exc)}"
         )
     return verdict if verdict is not None else Verdict("passed")
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._describe import safe_repr
 from .._errors import NexusAssertionError, NexusGuardWarning, NexusLeftoverWarning
 from ._blocking import Block
 from ._tasks import TrackedTask
@@ -168,39 +169,61 @@ def owned_handlers(
     return owned
 
 
+#: Each list of a failure report shows this many items; a storm of events would flood it.
+RECORDED_LIMIT = 50
+
+
+def _listing(title: str, lines: list[str]) -> str:
+    shown = lines if len(lines) <= RECORDED_LIMIT else lines[: RECORDED_LIMIT - 1]
+    text = "\n".join(f"- {line}" for line in shown)
+    if len(shown) < len(lines):
+        text += f"\n- ... and {len(lines) - len(shown)} more"
+    return f"{title}:\n{text}"
+
+
 def describe_recorded(
     event_bus: RecordingEventBus,
     data_store: RecordingDataStore,
     config_store: ConfigStore,
     masker: Masker,
 ) -> str:
-    """What a host's components recorded, for a failure report (secrets masked)."""
+    """What a host's components recorded, for a failure report (secrets masked).
+
+    Values are described with :func:`safe_repr` (a plugin's object whose
+    ``__repr__`` raises cannot break the report) and each list is cut at
+    :data:`RECORDED_LIMIT` items.
+    """
     sections = []
     events = event_bus.published
     if events:
         sections.append(
-            "Published events:\n"
-            + "\n".join(f"- {e.name} {e.data!r} (source: {e.source})" for e in events)
+            _listing(
+                "Published events",
+                [f"{e.name} {safe_repr(e.data)} (source: {e.source})" for e in events],
+            )
         )
     writes = [op for op in data_store.operations if op.op in ("set", "delete", "clear")]
     if writes:
         sections.append(
-            "Data store writes:\n"
-            + "\n".join(
-                f"- {op.op} {op.key!r}"
-                + (f" = {op.value!r}" if op.op == "set" else "")
-                + (f" (raised {op.error!r})" if op.error else "")
-                for op in writes
+            _listing(
+                "Data store writes",
+                [
+                    f"{op.op} {safe_repr(op.key)}"
+                    + (f" = {safe_repr(op.value)}" if op.op == "set" else "")
+                    + (f" (raised {safe_repr(op.error)})" if op.error else "")
+                    for op in writes
+                ],
             )
         )
     if config_store.writes:
         sections.append(
-            "set_config writes:\n"
-            + "\n".join(f"- {w.key} = {w.value!r}" for w in config_store.writes)
+            _listing(
+                "set_config writes",
+                [f"{w.key} = {safe_repr(w.value)}" for w in config_store.writes],
+            )
         )
     if event_bus.handler_failures:
         sections.append(
-            "Handler failures:\n"
-            + "\n".join(f"- {f.describe()}" for f in event_bus.handler_failures)
+            _listing("Handler failures", [f.describe() for f in event_bus.handler_failures])
         )
     return masker("\n\n".join(sections))

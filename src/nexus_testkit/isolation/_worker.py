@@ -39,6 +39,7 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
 
+from .._describe import describe_exception
 from ._procs import cmdline, descendants, kill_tree, set_subreaper
 
 __all__ = ["main"]
@@ -99,11 +100,7 @@ def _where_tb(tb: TracebackType | None, plugin_dir: tuple[str, ...]) -> str | No
 
 
 def _describe(exc: BaseException) -> str:
-    try:
-        text = str(exc)
-    except Exception:
-        text = "<str() raised>"
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return describe_exception(exc)
 
 
 def _reset_signals() -> None:

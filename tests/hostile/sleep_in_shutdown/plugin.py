@@ -23,7 +23,8 @@ class HostilePlugin:
         return True
 
     async def shutdown(self):
-        time.sleep(3600)
+        if self.initialized:
+            time.sleep(3600)
         self.initialized = False
 
     def get_api_routes(self):

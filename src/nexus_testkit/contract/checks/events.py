@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from ..._describe import safe_str
 from .._checks import Verdict, check, failed, warned
 from .._evidence import Evidence
 from .._probes import CONTRACT_SOURCE
@@ -64,7 +65,7 @@ def serialisable(ev: Evidence) -> Verdict | None:
         try:
             json.dumps(e.data)
         except (TypeError, ValueError) as exc:
-            bad.append(f"{e.name}: {exc}")
+            bad.append(f"{e.name}: {safe_str(exc)}")
     if bad:
         return failed(bullets(sorted(set(bad))))
     return None

@@ -5,25 +5,47 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..._describe import describe_exception, safe_repr
 from .._checks import Verdict, check, failed
 from .._evidence import Evidence
 from ._util import TIMEOUT_FIX, timed_out
 
 
+class _Raised(Exception):
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
+def _attr(status: Any, name: str) -> Any:
+    """``getattr(status, name, None)``: a property of the plugin's object may raise anything."""
+    try:
+        return getattr(status, name, None)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # SystemExit from a property must not end the run
+        raise _Raised(
+            f"returned {type(status).__name__} whose `{name}` raised {describe_exception(exc)}"
+        ) from None
+
+
 def _problem(status: Any) -> str | None:
-    healthy = getattr(status, "healthy", None)
-    if not isinstance(healthy, bool):
-        return f"returned {type(status).__name__}, not a HealthStatus with a boolean `healthy`"
-    dump = getattr(status, "model_dump_json", None) or getattr(status, "json", None)
+    try:
+        healthy = _attr(status, "healthy")
+        if not isinstance(healthy, bool):
+            return f"returned {type(status).__name__}, not a HealthStatus with a boolean `healthy`"
+        dump = _attr(status, "model_dump_json") or _attr(status, "json")
+    except _Raised as exc:
+        return exc.text
     try:
         if dump is not None:
             dump()
         else:
             json.dumps(vars(status))
-    except Exception as exc:
-        return (
-            f"returned a HealthStatus that does not serialise to JSON: {type(exc).__name__}: {exc}"
-        )
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # SystemExit from the plugin's model must not end the run
+        return f"returned a HealthStatus that does not serialise to JSON: {describe_exception(exc)}"
     return None
 
 
@@ -68,8 +90,12 @@ def after_init(ev: Evidence) -> Verdict | None:
     if problem:
         return failed(f"health_check() after initialize() {problem}")
     if not attempt.value.healthy:
-        message = getattr(attempt.value, "message", "")
+        try:
+            message = _attr(attempt.value, "message") or ""
+        except _Raised as exc:
+            message = exc.text
         return failed(
-            f"health_check() after a successful initialize() reports healthy=False ({message!r})"
+            "health_check() after a successful initialize() reports healthy=False "
+            f"({safe_repr(message)})"
         )
     return None

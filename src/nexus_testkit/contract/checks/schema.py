@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..._describe import safe_str
 from .._checks import Verdict, check, failed
 from .._evidence import Evidence
 
@@ -15,7 +16,7 @@ def _problem(schema: Any) -> str | None:
     try:
         json.dumps(schema)
     except (TypeError, ValueError) as exc:
-        return f"returned a dict that is not JSON-serialisable: {exc}"
+        return f"returned a dict that is not JSON-serialisable: {safe_str(exc)}"
     collections = schema.get("collections", {})
     if not isinstance(collections, dict):
         return (

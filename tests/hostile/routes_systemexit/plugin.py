@@ -1,0 +1,45 @@
+# A hostile plugin for tests/test_robustness.py: see README.
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+
+class Health(BaseModel):
+    healthy: bool
+
+
+class HostilePlugin:
+    def __init__(self):
+        self.name = "routes_systemexit"
+        self.category = "test"
+        self.version = "0.1.0"
+        self.initialized = False
+        self.config = {}
+        self.db_adapter = self.event_bus = self.service_registry = None
+        self.calls = 0
+
+    async def initialize(self):
+        self.initialized = True
+        return True
+
+    async def shutdown(self):
+        self.initialized = False
+
+    def get_api_routes(self):
+        raise SystemExit("no routes today")
+        router = APIRouter()
+
+        @router.get("/ping")
+        async def ping():
+            return {"pong": True}
+
+        return [router]
+
+    def get_database_schema(self):
+        return {"collections": {}}
+
+    async def health_check(self):
+        return Health(healthy=self.initialized)
+
+
+def create_plugin():
+    return HostilePlugin()
