@@ -8,9 +8,10 @@ describing a failure can never become a failure of the run.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-__all__ = ["describe_exception", "safe_repr", "safe_str"]
+__all__ = ["describe_exception", "escape_control", "safe_repr", "safe_str"]
 
 #: Longer descriptions are cut in the middle: a report line, not a dump.
 LIMIT = 2_000
@@ -65,3 +66,26 @@ def describe_exception(exc: BaseException) -> str:
     text = safe_str(exc)
     name = _type_name(exc)
     return f"{name}: {text}" if text else name
+
+
+#: Characters that move the cursor, recolour or reorder a terminal line, or end it
+#: where a reader does not see a newline: C0/C1 controls but the newline and the
+#: tab, DEL, the Unicode line and paragraph separators and the bidirectional
+#: overrides and isolates.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape_control(text: str) -> str:
+    """``text`` with control characters written as ``\\x1b``, ``\\r``-like escapes.
+
+    What a plugin says (an exception message, its output) reaches text
+    reports and terminals: a carriage return or an escape sequence there
+    could overwrite or forge a report line.  Newlines stay (reports indent
+    every continuation line) and so do tabs.
+    """
+    return _CONTROL.sub(_escape, text)

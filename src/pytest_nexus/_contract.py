@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from nexus_testkit._describe import escape_control
 from nexus_testkit._errors import NexusContractWarning
 from nexus_testkit.contract._checks import CHECKS, Check
 from nexus_testkit.contract._runner import ContractOptions, PluginReport
@@ -70,7 +71,8 @@ class ContractFailure(Exception):
     """An error-level check failed (or a warning, under ``--nexus-strict``)."""
 
     def __init__(self, message: str, fix: str | None = None) -> None:
-        super().__init__(message)
+        # What the plugin said cannot move the cursor or forge a line of the terminal.
+        super().__init__(escape_control(message))
         self.fix = fix
 
 
@@ -82,14 +84,16 @@ def _outcome(report: PluginReport, check: Check, strict: bool) -> None:
     result = report.result(check.id)
     label = f"{report.name or report.path} {check.id}"
     if result.outcome == "skipped":
-        _skip(f"{label}: {result.message}")
+        _skip(escape_control(f"{label}: {result.message}"))
     if result.outcome == "failed" or (result.outcome == "warning" and strict):
         raise ContractFailure(
             f"{label} ({check.severity}): {check.description}\n{result.message}", result.fix
         )
     if result.outcome == "warning":
         warnings.warn(
-            NexusContractWarning(f"{label}: {result.message}\nFix: {result.fix or check.fix}"),
+            NexusContractWarning(
+                escape_control(f"{label}: {result.message}\nFix: {result.fix or check.fix}")
+            ),
             stacklevel=1,
         )
 
@@ -119,9 +123,9 @@ class ContractItem(pytest.Item):
         report = _report(self.plugin_dir, self.options, self.isolation)
         # Shown with a failure, as pytest shows captured output.
         for stream, text in report.output.items():
-            self.add_report_section("call", f"plugin {stream}", text)
+            self.add_report_section("call", f"plugin {stream}", escape_control(text))
         if report.notes:
-            self.add_report_section("call", "isolation", "\n".join(report.notes))
+            self.add_report_section("call", "isolation", escape_control("\n".join(report.notes)))
         _outcome(report, self.check, self.strict)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:

@@ -19,6 +19,7 @@ Every :class:`~nexus_testkit.PluginHost` of the run is built by
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import inspect
 import logging
 import secrets as _secrets
@@ -45,7 +46,7 @@ from ..host._host import PluginHost
 from ..host._loader import import_plugin, platform_plugin_class
 from ..host._logs import LogCapture
 from ..host._options import HostOptions
-from ..manifest._load import load_manifest
+from ..manifest._load import Manifest, load_manifest
 from ..manifest._rules import Violation, check_value, violations
 from ._evidence import Attempt, Evidence, LoggedError
 
@@ -91,6 +92,12 @@ _UNEXPECTED_PAYLOADS: tuple[dict[str, Any], ...] = (
     {},
     {"unexpected": ["payload", 1, None], "id": None},
 )
+
+
+#: config.required tries at most this many required keys (or ``examples``, if more).
+REQUIRED_CASES = 100
+#: Drawn configurations vary at most this many optional keys (see ``drawn_manifest``).
+MAX_DRAWN_KEYS = 100
 
 
 def probe_of(evidence: str) -> str:
@@ -723,12 +730,31 @@ class Session:
             if manifest.config_dialect == "config"
             else {}
         )
-        for drawn in self.draw(configs(manifest, **self.ev.secret_values)):
+        for drawn in self.draw(configs(self.drawn_manifest(), **self.ev.secret_values)):
             config = {**defaults, **drawn}
             problem = await self.accepted(config)
             self.ev.valid_configs.append((config, problem))
             if sum(p is not None for _, p in self.ev.valid_configs) >= 3:
                 break
+
+    def drawn_manifest(self) -> Manifest:
+        """The manifest whose keys the drawn configurations vary.
+
+        Drawing a whole configuration costs time per key and per example: past
+        :data:`MAX_DRAWN_KEYS` keys, the required and secret keys are drawn
+        with an evenly spread sample of the others (the rest are left out,
+        which an optional key allows), so that the contract of a manifest of
+        10,000 keys takes seconds.
+        """
+        manifest: Manifest = self.ev.manifest
+        options = manifest.configuration
+        if len(options) <= MAX_DRAWN_KEYS or manifest.config_schema is not None:
+            return manifest
+        kept = [k for k, o in options.items() if o.required or o.secret]
+        others = [k for k in options if k not in set(kept)]
+        step = max(1, len(others) // MAX_DRAWN_KEYS)
+        kept += others[::step][:MAX_DRAWN_KEYS]
+        return dataclasses.replace(manifest, configuration={k: options[k] for k in kept})
 
     def _cases(self) -> tuple[list[Violation], list[Violation]]:
         if self._config_cases is None:
@@ -737,9 +763,20 @@ class Session:
 
     def _draw_cases(self) -> tuple[list[Violation], list[Violation]]:
         manifest = self.ev.manifest
-        all_violations = list(violations(manifest, self.ev.valid_config))
-        required = [v for v in all_violations if v.rule.startswith("required")]
-        invalid: list[Violation] = [v for v in all_violations if not v.rule.startswith("required")]
+        # Each violation is a copy of the whole configuration: taken lazily and
+        # only as many as are tried, so that a manifest of 10,000 keys costs
+        # time linear in its size, not quadratic.
+        required: list[Violation] = []
+        invalid: list[Violation] = []
+        limit = self.settings.examples
+        for v in violations(manifest, self.ev.valid_config):
+            if v.rule.startswith("required"):
+                if len(required) < max(limit, REQUIRED_CASES):
+                    required.append(v)
+            elif len(invalid) < limit:
+                invalid.append(v)
+            if len(invalid) >= limit and len(required) >= max(limit, REQUIRED_CASES):
+                break
         seen = {(v.key, v.rule.split(":")[0]) for v in invalid}
         for drawn in self.draw_invalid():
             key, rule = drawn.violation.key, drawn.violation.rule
@@ -762,7 +799,7 @@ class Session:
         from ..strategies import invalid_configs
 
         try:
-            return self.draw(invalid_configs(self.ev.manifest, **self.ev.secret_values))
+            return self.draw(invalid_configs(self.drawn_manifest(), **self.ev.secret_values))
         except InvalidArgument:  # nothing left to break once secrets are fixed
             return []
 

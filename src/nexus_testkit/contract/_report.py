@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from importlib import resources
 from typing import Any
 
+from .._describe import escape_control
 from ._checks import CHECKS
 from ._runner import PluginReport
 
@@ -29,7 +30,7 @@ def report_text(reports: Sequence[PluginReport], *, verbose: bool = False) -> st
     blocks = []
     for report in reports:
         counts = {o: sum(r.outcome == o for r in report.results) for o in _LABELS}
-        head = (
+        head = escape_control(
             f"{report.name or '?'} ({report.path}): {counts['passed']} passed, "
             f"{counts['failed']} failed, {counts['warning']} warnings, "
             f"{counts['skipped']} skipped in {report.duration:.2f} s"
@@ -42,11 +43,12 @@ def report_text(reports: Sequence[PluginReport], *, verbose: bool = False) -> st
             text = f"{result.check}: {result.message}" if result.message else result.check
             if result.fix and result.outcome in ("failed", "warning"):
                 text += f"\nFix: {result.fix}"
-            lines.append(f"  {label} {_indent(text, ' ' * 11)}")
-        lines.extend(f"  note: {_indent(note, ' ' * 8)}" for note in report.notes)
+            # What the plugin said cannot move the cursor or forge a line of the report.
+            lines.append(f"  {label} {_indent(escape_control(text), ' ' * 11)}")
+        lines.extend(f"  note: {_indent(escape_control(note), ' ' * 8)}" for note in report.notes)
         for stream, text in report.output.items():
             lines.append(f"  {stream} of the plugin:")
-            lines.extend(f"    | {line}" for line in text.splitlines())
+            lines.extend(f"    | {line}" for line in escape_control(text).splitlines())
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
 

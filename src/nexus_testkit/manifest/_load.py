@@ -353,6 +353,34 @@ def _as_tuple(types: type | tuple[type, ...]) -> tuple[type, ...]:
     return types if isinstance(types, tuple) else (types,)
 
 
+#: A plugin name is a URL segment (/api/plugins/{name}), a key prefix and a report
+#: label: longer than this is not a name.
+MAX_NAME_LENGTH = 100
+
+
+def _check_name(b: _Builder, name: str) -> None:
+    """A name that could break a URL, a path or a report line fails, never echoed raw."""
+    if len(name) > MAX_NAME_LENGTH:
+        raise b.fail(
+            "name", f"is {len(name)} characters long; a plugin name has at most {MAX_NAME_LENGTH}"
+        )
+    for position, char in enumerate(name):
+        if not char.isprintable():
+            raise b.fail(
+                "name",
+                f"contains the control character U+{ord(char):04X} at position {position}; a "
+                "plugin name appears in URLs, file names and report lines",
+            )
+        if char in "/\\":
+            raise b.fail(
+                "name",
+                f"contains the path separator {char!r} at position {position}; a plugin name is "
+                "one path segment (the plugin is mounted at /api/plugins/<name>)",
+            )
+    if name in (".", ".."):
+        raise b.fail("name", f"is {name!r}, which is a path, not a name")
+
+
 def _build(file: Path, data: dict[str, Any]) -> Manifest:
     b = _Builder(file)
     if "name" not in data:
@@ -360,6 +388,7 @@ def _build(file: Path, data: dict[str, Any]) -> Manifest:
     name = b.expect(data["name"], str, "name", "a non-empty string")
     if not name.strip():
         raise b.fail("name", "expected a non-empty string, got an empty one")
+    _check_name(b, name)
 
     permissions = b.str_list(data["permissions"], "permissions") if "permissions" in data else ()
     dialect, configuration, schema = _configuration(b, data)
