@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 import threading
 from pathlib import Path
 
@@ -461,3 +462,116 @@ def test_no_alarm_outside_the_main_thread() -> None:
     thread.start()
     thread.join()
     assert seen == [None]
+
+
+# ------------------------------------------------------------------ what plugins return and raise
+
+
+def test_unprintable_exceptions_and_values_are_described_not_raised(
+    pytester: pytest.Pytester, corpus: Path
+) -> None:
+    pytester.makeini(INI)
+    plugin = corpus / "unprintable"
+    pytester.makepyfile(
+        test_unprintable=f"""
+        import pytest
+
+        pytestmark = pytest.mark.nexus_plugin({str(plugin)!r})
+
+
+        @pytest.mark.nexus_config(mode="raise")
+        async def test_raises(nexus_host):
+            pass
+
+
+        @pytest.mark.nexus_config(mode="return")
+        async def test_returns(nexus_host):
+            pass
+
+
+        @pytest.mark.nexus_host(allow_errors=True)
+        async def test_shutdown_raises(nexus_host):
+            pass
+        """
+    )
+    result = run(pytester)
+    result.assert_outcomes(passed=1, errors=3)
+    unprintable = "<unprintable Unprintable object: str() raised RuntimeError>"
+    fnmatch_each(
+        result,
+        {
+            "raises": [
+                "*_ ERROR at setup of test_raises _*",
+                *patterns(
+                    "unprintable",
+                    f"{{dir}}/plugin.py: initialize() raised Unprintable: {unprintable}",
+                ),
+            ],
+            "returns": [
+                "*_ ERROR at setup of test_returns _*",
+                *patterns(
+                    "unprintable",
+                    "{dir}/plugin.py: initialize() returned <unprintable NoRepr object: repr() "
+                    "raised RuntimeError>; the platform only loads a plugin whose initialize() "
+                    "returns True",
+                ),
+            ],
+            "shutdown": [
+                "*_ ERROR at teardown of test_shutdown_raises _*",
+                "Plugin 'unprintable' (*/unprintable) did not shut down cleanly:",
+                f"- shutdown() raised Unprintable: {unprintable}",
+            ],
+        },
+    )
+    result.stdout.no_fnmatch_line("*INTERNALERROR*")
+
+
+def test_the_cli_survives_what_a_second_call_raises_and_a_10000_key_manifest(
+    corpus: Path, tmp_path: Path
+) -> None:
+    import json
+    import subprocess
+
+    import jsonschema
+
+    from nexus_testkit.contract._report import report_schema
+
+    from .test_robustness import MANY_KEYS
+
+    process = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nexus_testkit",
+            "check",
+            str(corpus / "routes_second_call"),
+            str(corpus / "manifest_many_keys"),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+        check=False,
+    )
+    assert process.returncode == 1, process.stderr
+    assert process.stderr == ""
+    document = json.loads(process.stdout)
+    jsonschema.validate(document, report_schema())
+    second, many = ({r["check"]: r for r in plugin["results"]} for plugin in document["plugins"])
+    # The platform calls get_api_routes() once: SystemExit from the contract's second call
+    # is no verdict, and the run goes on.
+    assert {r["outcome"] for r in second.values()} == {"passed"}
+    # Every key is loaded and checked; the plugin accepts anything, which config.invalid says.
+    assert many["manifest.schema"]["outcome"] == "passed"
+    assert many["config.valid"]["outcome"] == "passed"
+    assert many["config.invalid"]["outcome"] == "failed"
+    assert "- key_00000: type: expected string, got int" in many["config.invalid"]["message"]
+    assert (
+        len(
+            json.loads((corpus / "manifest_many_keys" / "manifest.json").read_text())[
+                "configuration"
+            ]
+        )
+        == MANY_KEYS
+    )

@@ -73,7 +73,8 @@ class Case:
     """
 
     #: manifest | load | start: bad input, met by the fixtures, the contract items and the CLI;
-    #: hang | blocking | isolation | network | secrets | records | interrupt: tests of their own;
+    #: hang | blocking | isolation | network | secrets | records | interrupt | unprintable:
+    #: tests of their own;
     #: not-a-plugin: a usage error; process-exit: the command line only (it kills the process);
     #: worker: breaks the process it runs in, met in tests/test_isolation_process.py.
     kind: str
@@ -157,6 +158,18 @@ CASES: dict[str, Case] = {
         "api_endpoints[0]: expected an object with method and path, got string"
     ),
     "manifest_wrong_types_everywhere": _manifest("name: expected a non-empty string, got integer"),
+    # Never echoed: the name itself would move the cursor or forge a report line.
+    "manifest_name_control": _manifest(
+        "name: contains the control character U+000D at position 4; a plugin name appears in "
+        "URLs, file names and report lines"
+    ),
+    "manifest_name_path": _manifest(
+        "name: contains the path separator '/' at position 2; a plugin name is one path segment "
+        "(the plugin is mounted at /api/plugins/<name>)"
+    ),
+    "manifest_name_long": _manifest(
+        "name: is 100000 characters long; a plugin name has at most 100"
+    ),
     # the directory ---------------------------------------------------------------------
     "no_manifest": _manifest(
         "file not found; a plugin directory needs a manifest.json",
@@ -207,6 +220,9 @@ CASES: dict[str, Case] = {
         "start",
         "initialize() raised SystemExit: initialize pulled the plug",
         "lifecycle.initialize",
+    ),
+    "routes_systemexit": _plugin_py(
+        "start", "get_api_routes() raised SystemExit: no routes today", "routes.routers"
     ),
     "init_halt": _plugin_py(
         "start", "initialize() raised Halt: stopped in initialize", "lifecycle.initialize"
@@ -286,6 +302,15 @@ CASES: dict[str, Case] = {
         f"{{dir}}/plugin.py:{line_of('interrupt_in_route', 'sys.exit(')} in exit_; the harness "
         "stops the call, not the test run",
     ),
+    # what plugins return and raise is described safely (tests/test_interrupts.py) ------------
+    "unprintable": Case(
+        "unprintable",
+        check="health.before_init",
+        report="{dir}/plugin.py: health_check() before initialize() returned Health whose "
+        "`healthy` raised Unprintable: <unprintable Unprintable object: str() raised RuntimeError>",
+    ),
+    "routes_second_call": Case("unprintable"),
+    "manifest_many_keys": Case("unprintable"),
     "event_storm": Case(
         "interrupt",
         check="events.handlers_robust",
@@ -354,10 +379,34 @@ def _generate_deep() -> bytes:
     return b'{"name": "manifest_deep", "nested": ' + b"[" * depth + b"]" * depth + b"}"
 
 
+def _generate_long_name() -> bytes:
+    return json.dumps({"name": "n" * 100_000, "version": "0.1.0", "category": "test"}).encode()
+
+
+#: How many configuration keys manifest_many_keys declares.
+MANY_KEYS = 10_000
+
+
+def _generate_many_keys() -> bytes:
+    configuration = {
+        f"key_{i:05d}": {"type": "string", "default": f"value {i}", "description": f"option {i}"}
+        for i in range(MANY_KEYS)
+    }
+    document = {
+        "name": "manifest_many_keys",
+        "version": "0.1.0",
+        "category": "test",
+        "configuration": configuration,
+    }
+    return json.dumps(document).encode()
+
+
 #: Cases whose manifest.json is written by the tests (too large to keep in the repository).
 GENERATED: dict[str, Callable[[], bytes]] = {
     "manifest_huge": _generate_huge,
     "manifest_deep": _generate_deep,
+    "manifest_name_long": _generate_long_name,
+    "manifest_many_keys": _generate_many_keys,
 }
 
 
@@ -1087,9 +1136,7 @@ def test_network_marker_as_users_meet_it(
     )
     # The end-of-test warning about the blocked attempt is a warning for users; the
     # outer run's filterwarnings=error would turn it into an error here.
-    result = pytester.runpytest(
-        "-p", "no:randomly", "-W", "always::nexus_testkit.NexusWarning"
-    )
+    result = pytester.runpytest("-p", "no:randomly", "-W", "always::nexus_testkit.NexusWarning")
     result.assert_outcomes(passed=2, failed=1, warnings=1)
     result.stdout.fnmatch_lines(
         [

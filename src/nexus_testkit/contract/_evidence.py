@@ -122,6 +122,8 @@ class Evidence:
     manifest: Any = None  # Manifest
     secret_values: dict[str, str] = field(default_factory=dict)
     valid_config: dict[str, Any] = field(default_factory=dict)
+    #: Secret keys no distinctive probe value fits (their leaks cannot be looked for).
+    untestable_secrets: list[str] = field(default_factory=list)
     # load -------------------------------------------------------------------
     load_error: Any = None  # PluginLoadError
     #: Files the plugin reached while plugin.py was imported and the instance built.
@@ -180,6 +182,8 @@ class Evidence:
     #: Every destination the plugin tried to reach (``OutboundAttempt``s: httpx
     #: requests, refused connections), from load to the last host.
     outbound: list[Any] = field(default_factory=list)
+    #: Secrets written where the host's capture does not look (contract/_leaks.py).
+    leaks: list[str] = field(default_factory=list)
     blocks: list[Any] = field(default_factory=list)
 
     # -- helpers the checks share ------------------------------------------

@@ -392,6 +392,10 @@ class Exerciser:
                 f" (while handling {describe_exception(cause)})" if cause is not None else ""
             )
             exchange.frames = plugin_frames(error, self.ev.directory)
+            if self.ev.masker.contains_secret(exchange.raised):
+                self.ev.leaks.append(
+                    f"exception message ({what}): {self.ev.masker(exchange.raised)[:300]}"
+                )
             if cause is not None and not exchange.frames.strip():
                 exchange.frames = plugin_frames(cause, self.ev.directory)
         if exchange.kind != "traversal":  # judged by security.filesystem only

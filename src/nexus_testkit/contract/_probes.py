@@ -22,6 +22,7 @@ import asyncio
 import dataclasses
 import inspect
 import logging
+import math
 import secrets as _secrets
 import threading
 import time
@@ -98,6 +99,62 @@ _UNEXPECTED_PAYLOADS: tuple[dict[str, Any], ...] = (
 REQUIRED_CASES = 100
 #: Drawn configurations vary at most this many optional keys (see ``drawn_manifest``).
 MAX_DRAWN_KEYS = 100
+
+
+#: A probe value for a secret key is distinctive when it has at least this many
+#: characters (digits for a number) and this many different ones.
+DISTINCTIVE_LENGTH = 8
+DISTINCTIVE_CHARACTERS = 5
+
+
+def _distinctive(value: Any) -> bool:
+    text = str(value)
+    return len(text) >= DISTINCTIVE_LENGTH and len(set(text)) >= DISTINCTIVE_CHARACTERS
+
+
+def distinctive_secret(option: Any) -> Any | None:
+    """A value of ``option`` (a secret key) that satisfies its rules and appears nowhere by chance.
+
+    Strings: ``nexus-secret-<random hex>``, cut or padded to the length rules, or,
+    under a ``pattern``, the longest of a few values drawn from the pattern.
+    Integers and numbers: a random whole number of at least eight digits within the
+    bounds.  ``None`` when nothing distinctive fits (an ``enum``, whose members are
+    in the manifest for anyone to read; a boolean; bounds too narrow).
+    """
+    if option.enum is not None or option.type in ("boolean", "array", "object"):
+        return None
+    token = _secrets.token_hex(16)
+    candidates: list[Any] = []
+    if option.type in ("integer", "number"):
+        low = 10 ** (DISTINCTIVE_LENGTH - 1)
+        high = 10**DISTINCTIVE_LENGTH * 10 - 1
+        if option.minimum is not None:
+            low = max(low, math.ceil(option.minimum))
+        if option.maximum is not None:
+            high = min(high, math.floor(option.maximum))
+        if high >= low:
+            candidates += [low + _secrets.randbelow(high - low + 1) for _ in range(20)]
+    elif option.pattern is not None:
+        import hypothesis.strategies as st
+
+        try:
+            drawn = draw(st.from_regex(option.pattern, fullmatch=True), 30)
+        except Exception:  # a pattern hypothesis cannot draw from
+            drawn = []
+        candidates += sorted((d for d in drawn if _distinctive(d)), key=len, reverse=True)
+    else:
+        value = f"nexus-secret-{token}"
+        if option.max_length is not None:
+            value = value[: option.max_length]
+        if option.min_length is not None and len(value) < option.min_length:
+            value += (token * (option.min_length // len(token) + 1))[
+                : option.min_length - len(value)
+            ]
+        candidates.append(value)
+    for candidate in candidates:
+        if _distinctive(candidate) and check_value(option, candidate) is None:
+            return candidate
+    return None
 
 
 def probe_of(evidence: str) -> str:
@@ -377,12 +434,14 @@ class Session:
                 ev.missing["manifest"] = "the manifest does not follow the schema"
             return
         ev.manifest = manifest
-        # Secret keys get distinctive values, long enough never to appear by chance.
+        # Secret keys get distinctive values, long enough never to appear by chance,
+        # within their rules; a key none fits is named by config.secrets.
         for key in manifest.secret_keys:
-            option = manifest.configuration[key]
-            value = f"nexus-secret-{_secrets.token_hex(10)}"
-            if check_value(option, value) is None:
+            value = distinctive_secret(manifest.configuration[key])
+            if value is not None:
                 ev.secret_values[key] = value
+            else:
+                ev.untestable_secrets.append(key)
         ev.masker.add(ev.secret_values.values())
         config = resolve_config(manifest, ev.secret_values)
         # A default that breaks its own rule (manifest.config_defaults) must not
@@ -638,6 +697,12 @@ class Session:
         count: Counter[tuple[str, str, str]] = Counter()
         timeouts: set[tuple[str, str, str]] = set()
         for failure in bus.handler_failures[before:]:
+            raised = safe_describe(failure.exception)
+            if self.ev.masker.contains_secret(raised) and len(self.ev.leaks) < 50:
+                self.ev.leaks.append(
+                    f"exception message ({handler_name(failure.handler)} on "
+                    f"{failure.event.name!r}): {self.ev.masker(raised)[:300]}"
+                )
             key = (
                 handler_name(failure.handler),
                 failure.event.name,

@@ -30,6 +30,7 @@ from ..host._options import check_positive
 from ._checks import CHECKS, CHECKS_BY_ID, Check, Verdict, skip_for, unknown_skips
 from ._evidence import Evidence
 from ._exercise import walk_routes as _walk_routes  # noqa: F401 - tests/test_host.py uses it
+from ._leaks import watching_leaks
 from ._probes import PROBES, HostSettings, Session, probe_of
 from .checks._util import bullets as _bullets  # noqa: F401 - tests/test_output.py uses it
 
@@ -252,7 +253,7 @@ async def run_contract(path: Path | str, options: ContractOptions | None = None)
     error = None
     try:
         # A KeyboardInterrupt of the plugin's is told from the user's Ctrl-C for the whole run.
-        with watching_ctrl_c():
+        with watching_ctrl_c(), watching_leaks(session.ev):
             await session.run()
     except (KeyboardInterrupt, asyncio.CancelledError):
         raise

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import logging
 
-from .._checks import Verdict, check, failed, passed
+from .._checks import Verdict, check, failed, passed, warned
 from .._evidence import Evidence
-from .._probes import CONTRACT_SOURCE
+from .._probes import CONTRACT_SOURCE, DISTINCTIVE_LENGTH
 from ._util import RECORDED, TIMEOUT_FIX, bullets, timed_out
 
 
@@ -123,9 +123,16 @@ def _record_text(record: logging.LogRecord) -> str:
     uses=RECORDED | {"config_invalid", "config_required"},
 )
 def secrets(ev: Evidence) -> Verdict | None:
+    untestable = ""
+    if ev.untestable_secrets:
+        untestable = (
+            f"no distinctive value fits the rules of the secret key(s) "
+            f"{', '.join(ev.untestable_secrets)} (an enum, a boolean or bounds too narrow for "
+            f"{DISTINCTIVE_LENGTH} characters): their leaks could not be looked for"
+        )
     if not ev.secret_values:
-        if ev.manifest.secret_keys:
-            return passed("no distinctive value fits the secret keys' rules")
+        if untestable:
+            return warned(untestable)
         return passed("the manifest declares no secret keys")
     masker = ev.masker
     leaks = []
@@ -143,7 +150,12 @@ def secrets(ev: Evidence) -> Verdict | None:
     for what, text in ev.responses:
         if masker.contains_secret(text):
             leaks.append(f"response to {what}: {masker(text)[:300]}")
+    # print, stderr, warnings.warn and loggers that do not propagate (contract/_leaks.py).
+    leaks += ev.leaks
     if leaks:
         keys = ", ".join(ev.secret_values)
-        return failed(f"values of secret keys ({keys}) appeared in:\n" + bullets(leaks))
+        message = f"values of secret keys ({keys}) appeared in:\n" + bullets(leaks)
+        return failed(message + (f"\n{untestable}" if untestable else ""))
+    if untestable:
+        return warned(untestable)
     return None
