@@ -356,7 +356,13 @@ async def test_{name}_second_sees_real_time_again():
 @pytest.mark.parametrize(
     ("mode", "marks"),
     [
-        ("strict", {"function": "@pytest.mark.asyncio", "module": '@pytest.mark.asyncio(loop_scope="module")'}),
+        (
+            "strict",
+            {
+                "function": "@pytest.mark.asyncio",
+                "module": '@pytest.mark.asyncio(loop_scope="module")',
+            },
+        ),
         ("auto", {"default": "", "session": '@pytest.mark.asyncio(loop_scope="session")'}),
     ],
 )
@@ -366,7 +372,13 @@ def test_the_clock_works_in_both_modes_and_loop_scopes(
     tests = "".join(SCOPED.format(mark=mark, name=name) for name, mark in marks.items())
     pytester.makepyfile(test_clocked=CLOCK_TEST.format(tests=tests))
     result = pytester.runpytest(
-        "-o", f"asyncio_mode={mode}", "-o", "asyncio_default_fixture_loop_scope=function", "-p",
-        "no:randomly", "-W", "error",
+        "-o",
+        f"asyncio_mode={mode}",
+        "-o",
+        "asyncio_default_fixture_loop_scope=function",
+        "-p",
+        "no:randomly",
+        "-W",
+        "error",
     )
     result.assert_outcomes(passed=4)

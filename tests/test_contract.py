@@ -400,7 +400,7 @@ CASES: dict[str, Case] = {
         "routes.no_server_error",
         "failed",
         (
-            'await nexus_client.get("/files/info", params={\'path\': ',
+            "await nexus_client.get(\"/files/info\", params={'path': ",
             "->  500",
             "raised HTTPException: 500: 404: no such file (while handling HTTPException: 404",
             f'routes_server_error/plugin.py", line '
@@ -467,7 +467,7 @@ CASES: dict[str, Case] = {
         "security.filesystem",
         "failed",
         (
-            'await nexus_client.get("/files/read", params={\'path\': \'../nexus-corpus-files-',
+            "await nexus_client.get(\"/files/read\", params={'path': '../nexus-corpus-files-",
             "-nexus-sibling/secret.txt'})  ->  200: open /",
         ),
     ),
@@ -541,6 +541,7 @@ def _no_cache_left_in_the_working_directory():
     import shutil
 
     shutil.rmtree(Path.cwd() / ".security_cwd_writes_cache", ignore_errors=True)
+
 
 _REPORTS: dict[tuple[Path, float], PluginReport] = {}
 
@@ -1143,7 +1144,7 @@ def test_not_found_judges_requests_that_need_the_object(method, template, judged
     assert _on_an_object(exchange) is judged
 
 
-FLAT_PLUGIN = '''
+FLAT_PLUGIN = """
 from fastapi import APIRouter
 
 
@@ -1178,7 +1179,7 @@ class FlatPlugin:
 
 def create_plugin():
     return FlatPlugin()
-'''
+"""
 
 
 @pytest.mark.parametrize("strict", [False, True], ids=["types-only", "refuses-other-greetings"])

@@ -83,19 +83,23 @@ def test_event_examples_run_and_priorities_stop_naming_the_guide(guide: pytest.P
     result.stdout.fnmatch_lines(
         [
             "*NexusGuardDivergenceWarning: The Nexus testing guide (docs/plugins/testing.md, "
-            "\"Event Integration\", line 662) reads a received event as a dict (event[[]key[]]) "
+            '"Event Integration", line 662) reads a received event as a dict (event[[]key[]]) '
             "[[]event[[]'user_id'[]][]]; nexus-platform 0.1.5 hands every handler a nexus.core.Event*",
             "  Read event.data[[]key[]] (this event answered event[[]key[]] from event.data).",
         ]
     )
     # The guide's failing handler is logged and skipped, as the platform does.
-    result.stdout.fnmatch_lines(["ERROR    nexus.core:* Error in event handler for test.event: Handler error"])
+    result.stdout.fnmatch_lines(
+        ["ERROR    nexus.core:* Error in event handler for test.event: Handler error"]
+    )
     # No frame of the harness in the report.
     result.stdout.no_fnmatch_line("*nexus_testkit/testing/*")
 
 
 @needs_platform
-def test_event_examples_under_filterwarnings_error_fail_on_the_subscript(pytester: pytest.Pytester) -> None:
+def test_event_examples_under_filterwarnings_error_fail_on_the_subscript(
+    pytester: pytest.Pytester,
+) -> None:
     _guide_project(pytester, error=True)
     result = pytester.runpytest("my_plugin/tests/integration/test_events.py")
     result.assert_outcomes(passed=1, failed=3)
@@ -134,7 +138,9 @@ def test_end_to_end_example_starts_the_plugin_and_stops_at_the_mount_prefix(
     # the first request names the real path.
     result = guide.runpytest("my_plugin/tests/e2e/test_workflows.py")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*[[]POST /my-plugin/users; served here: /api/plugins/my_plugin/...; *"])
+    result.stdout.fnmatch_lines(
+        ["*[[]POST /my-plugin/users; served here: /api/plugins/my_plugin/...; *"]
+    )
 
 
 @needs_platform
@@ -152,7 +158,10 @@ def test_the_guides_fixtures_stop_at_raw_sql(guide: pytest.Pytester) -> None:
     tests = guide.path / "my_plugin" / "tests"
     text = (tests / "guide_conftest.py").read_text()
     # With the imports of modules 0.1.5 lacks removed, the fixtures themselves run.
-    for line in ("from nexus.events import EventBus\n", "from my_plugin.services.user_service import UserService\n"):
+    for line in (
+        "from nexus.events import EventBus\n",
+        "from my_plugin.services.user_service import UserService\n",
+    ):
         assert line in text
         text = text.replace(line, "")
     (tests / "conftest.py").write_text(text)
@@ -280,7 +289,11 @@ def test_test_case_bases_in_the_guides_style(pytester: pytest.Pytester) -> None:
 @needs_platform
 def test_integration_test_case_runs_two_plugins_over_one_bus(pytester: pytest.Pytester) -> None:
     _guide_project(pytester, error=True)
-    shutil.copytree(EXAMPLES / "task_manager", pytester.path / "task_manager", ignore=shutil.ignore_patterns("tests"))
+    shutil.copytree(
+        EXAMPLES / "task_manager",
+        pytester.path / "task_manager",
+        ignore=shutil.ignore_patterns("tests"),
+    )
     pytester.makepyfile(
         **{
             "my_plugin/tests/test_together.py": """
@@ -345,7 +358,9 @@ async def test_process_events_delivers_and_returns_with_a_warning() -> None:
     await bus.subscribe("a", lambda event: seen.append(event.name))
     await bus.emit({"type": "a", "data": {"n": 1}})
     assert seen == []
-    with pytest.warns(NexusGuardDivergenceWarning, match=r"TestEventBus.process_events\(\)\) expects"):
+    with pytest.warns(
+        NexusGuardDivergenceWarning, match=r"TestEventBus.process_events\(\)\) expects"
+    ):
         await bus.process_events()
     assert seen == ["a"]
     assert bus.get_error_count() == 0
@@ -357,7 +372,9 @@ async def test_emit_takes_the_guides_dict_only() -> None:
     bus = TestEventBus()
     with pytest.raises(TypeError, match=r"emit\(\) takes a dict with a 'type' string"):
         await bus.emit({"data": {}})
-    with pytest.raises(TypeError, match=r"emit\(\) got keys \['user_id'\] .* put them under 'data'"):
+    with pytest.raises(
+        TypeError, match=r"emit\(\) got keys \['user_id'\] .* put them under 'data'"
+    ):
         await bus.emit({"type": "user.created", "user_id": "1"})
 
 
@@ -394,7 +411,9 @@ async def test_sql_on_the_test_database_names_the_adapter_it_really_is() -> None
     db = TestDatabase()
     await db.setup()
     for call in (db.execute, db.fetch_one, db.fetch_all, db.fetch_val):
-        with pytest.raises(NexusGuardDivergence, match=r"there is no execute\(\), fetch_one\(\) or table"):
+        with pytest.raises(
+            NexusGuardDivergence, match=r"there is no execute\(\), fetch_one\(\) or table"
+        ):
             await call("SELECT 1")
     await db.set("k", 1)
     assert await db.get("k") == 1
@@ -426,7 +445,9 @@ async def test_transaction_commits_rolls_back_and_warns_about_adapter_writes() -
     assert not await db.exists("b")
 
     with (
-        pytest.warns(NexusGuardDivergenceWarning, match=r"\[1 write\(s\) through the adapter stay\]"),
+        pytest.warns(
+            NexusGuardDivergenceWarning, match=r"\[1 write\(s\) through the adapter stay\]"
+        ),
         pytest.raises(RuntimeError, match="forced"),
     ):
         await rolled_back("adapter")

@@ -575,3 +575,104 @@ def test_the_cli_survives_what_a_second_call_raises_and_a_10000_key_manifest(
         )
         == MANY_KEYS
     )
+
+
+# ------------------------------------------------------------------ secrets on every channel
+
+SECRET = "sk-live-TOPSECRET-4242"
+
+
+def test_a_secret_is_masked_on_every_channel_pytest_reports_through(
+    pytester: pytest.Pytester, corpus: Path
+) -> None:
+    pytester.makeini(INI)
+    plugin = corpus / "secret_everywhere"
+    pytester.makepyfile(
+        test_channels=f"""
+        import logging
+
+        import pytest
+
+        pytestmark = [
+            pytest.mark.nexus_plugin({str(plugin)!r}),
+            pytest.mark.nexus_config(api_key={SECRET!r}),
+        ]
+
+
+        async def test_assertion_diff(nexus_client):
+            assert (await nexus_client.get("/key")).json() == {{"key": "something else"}}
+
+
+        async def test_exception_message(nexus_client):
+            await nexus_client.get("/fail")
+
+
+        def test_a_later_test_without_a_host():
+            logging.getLogger("elsewhere").warning("later: %s", {SECRET!r})
+            print("later:", {SECRET!r})
+            assert False, {SECRET!r}
+        """
+    )
+    junit = pytester.path / "junit.xml"
+    result = run(pytester, "-rA", "-W", "always", f"--junitxml={junit}")
+    result.assert_outcomes(failed=3, warnings=2)  # the DeprecationWarning, once per host
+    fnmatch_each(
+        result,
+        {
+            "the assertion's E-lines": ["E       AssertionError: assert {'key': '***...***'} == *"],
+            "the exception's E-line": ["E       RuntimeError: refused key ***"],
+            "captured stdout": ["*- Captured stdout setup -*", "stdout: using key ***"],
+            "captured stderr (a logger that does not propagate)": [
+                "*- Captured stderr setup -*",
+                "stderr: using key ***",
+                "quiet logger: key ***",
+            ],
+            "captured log of a later test": [
+                "*- Captured log call -*",
+                "WARNING  elsewhere:test_channels.py:* later: ***",
+            ],
+            "the warnings summary": ["*DeprecationWarning: deprecated key ***"],
+            "the short summary": ["FAILED test_channels.py::test_a_later_test_without_a_host - *"],
+        },
+    )
+    for text in (result.stdout.str(), result.stderr.str(), junit.read_text()):
+        assert SECRET not in text
+        # Nor the start or end of a repr that cut it short.
+        assert "TOPSECRET" not in text
+
+
+def test_config_secrets_finds_every_channel_and_says_which_keys_it_could_not_probe(
+    corpus: Path, tmp_path: Path
+) -> None:
+    import json
+    import subprocess
+
+    process = subprocess.run(
+        [sys.executable, "-m", "nexus_testkit", "check", str(corpus / "secret_rules"), "--json"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+        check=False,
+    )
+    assert process.returncode == 1, process.stderr
+    [plugin] = json.loads(process.stdout)["plugins"]
+    result = {r["check"]: r for r in plugin["results"]}["config.secrets"]
+    assert result["outcome"] == "failed"
+    message = result["message"]
+    # Probe values within a pattern, integer bounds and a length limit.
+    assert message.startswith("values of secret keys (token, pin, code) appeared in:")
+    site = f"{corpus / 'secret_rules' / 'plugin.py'}:"
+    for line in (
+        f"print (stdout): token *** at {site}{line_of('secret_rules', 'print(f')}",
+        f"warnings.warn: pin *** at {site}{line_of('secret_rules', 'warnings.warn(')}",
+        "(a logger that does not propagate): code *** at "
+        f"{site}{line_of('secret_rules', 'quiet.warning(')}",
+        "exception message (GET /api/plugins/secret_rules/fail): RuntimeError: refused token ***",
+    ):
+        assert line in message, line
+    assert message.endswith(
+        "no distinctive value fits the rules of the secret key(s) region (an enum, a boolean or "
+        "bounds too narrow for 8 characters): their leaks could not be looked for"
+    )
+    assert "nexus-secret-" not in process.stdout

@@ -286,8 +286,14 @@ def test_each_layer_all_is_pinned_and_resolves(package: str) -> None:
 def test_top_level_names_are_the_layers_objects() -> None:
     # One object, reachable from the top and from its layer.
     assert nexus_testkit.PluginHost is importlib.import_module("nexus_testkit.host").PluginHost
-    assert nexus_testkit.RecordingEventBus is importlib.import_module("nexus_testkit.fakes").RecordingEventBus
-    assert nexus_testkit.load_manifest is importlib.import_module("nexus_testkit.manifest").load_manifest
+    assert (
+        nexus_testkit.RecordingEventBus
+        is importlib.import_module("nexus_testkit.fakes").RecordingEventBus
+    )
+    assert (
+        nexus_testkit.load_manifest
+        is importlib.import_module("nexus_testkit.manifest").load_manifest
+    )
 
 
 @pytest.mark.parametrize(

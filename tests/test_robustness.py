@@ -363,6 +363,18 @@ CASES: dict[str, Case] = {
         report="- *log record WARNING _nexus_plugin_*_secret_leaker.plugin: connecting with key *** "
         "at {dir}/plugin.py:*",
     ),
+    "secret_everywhere": Case(
+        "secrets",
+        check="config.secrets",
+        report="- *print (stdout): stdout: using key *** at {dir}/plugin.py:"
+        f"{line_of('secret_everywhere', 'stdout: using key')}",
+    ),
+    "secret_rules": Case(
+        "secrets",
+        check="config.secrets",
+        report="no distinctive value fits the rules of the secret key(s) region (an enum, a "
+        "boolean or bounds too narrow for 8 characters): their leaks could not be looked for",
+    ),
     "writes_then_fails": Case("records"),
 }
 

@@ -32,7 +32,9 @@ def test_a_logged_exception_fails_naming_logger_message_and_frame() -> None:
     )
     assert lines[1].endswith("test_swallowed.py:19 in plugin_sync")
     assert lines[2].startswith("Code that catches an exception and only logs it hides a failure")
-    assert lines[2].endswith('@pytest.mark.nexus_allow_errors(match="...") (SwallowedErrors(match=...)).')
+    assert lines[2].endswith(
+        '@pytest.mark.nexus_allow_errors(match="...") (SwallowedErrors(match=...)).'
+    )
 
 
 def test_errors_without_an_exception_and_warnings_are_not_collected() -> None:
@@ -87,8 +89,10 @@ async def test_handler_failures_a_bus_allowed_are_listed_acknowledged_ones_not()
     with pytest.raises(NexusAssertionError) as info, SwallowedErrors(prefer=HERE) as errors:  # noqa: PT012
         errors.add_bus(bus)
         await bus.publish("shop.order", {"id": 1})
-    assert str(info.value).splitlines()[1].startswith(
-        "- event bus: handler for 'shop.order' raised: KeyError: 'sku' at "
+    assert (
+        str(info.value)
+        .splitlines()[1]
+        .startswith("- event bus: handler for 'shop.order' raised: KeyError: 'sku' at ")
     )
     assert "test_swallowed.py:" in str(info.value)
     bus.assert_handler_failed("shop.order", KeyError)

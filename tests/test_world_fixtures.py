@@ -6,7 +6,7 @@ import pytest
 
 from ._helpers import minimal_manifest, needs_platform, write_plugin
 
-WORLD_PLUGIN = '''
+WORLD_PLUGIN = """
 import asyncio
 import logging
 import time
@@ -68,9 +68,9 @@ class WorldPlugin:
 
     async def health_check(self):
         return {"healthy": True}
-'''
+"""
 
-TESTS = '''
+TESTS = """
 import asyncio
 import time
 
@@ -144,7 +144,7 @@ async def test_allowed(nexus_client):
 @pytest.mark.nexus_allow_errors(match="retrying")
 async def test_allowed_by_message(nexus_client):
     await nexus_client.post("/sync")
-'''
+"""
 
 
 def _project(pytester: pytest.Pytester, mode: str) -> None:
@@ -221,7 +221,7 @@ def test_clock_http_and_errors_on_the_platform_backend(pytester: pytest.Pytester
 def test_the_real_clock_and_bad_options_as_users_meet_them(pytester: pytest.Pytester) -> None:
     _project(pytester, "auto")
     pytester.makepyfile(
-        test_real='''
+        test_real="""
         import pytest
 
         pytestmark = pytest.mark.nexus_plugin("plugins/world")
@@ -245,7 +245,7 @@ def test_the_real_clock_and_bad_options_as_users_meet_them(pytester: pytest.Pyte
         @pytest.mark.nexus_allow_errors("retrying")
         async def test_bad_allow(nexus_host):
             pass
-        '''
+        """
     )
     result = pytester.runpytest("-p", "no:randomly", "test_real.py")
     result.assert_outcomes(passed=1, errors=3)

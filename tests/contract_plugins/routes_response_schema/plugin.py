@@ -18,6 +18,7 @@ class Item(BaseModel):
     id: int
     name: str
 
+
 NAME = "routes_response_schema"
 MODES = ("fast", "safe")
 

@@ -20,12 +20,14 @@ from nexus_testkit.testing import TestApplication, TestDatabase, TestEventBus
 from nexus.database import DatabaseAdapter
 from my_plugin.plugin import MyPlugin
 
+
 @pytest.fixture(scope="session")
 def event_loop():
     """Create event loop for async tests."""
     loop = asyncio.new_event_loop()
     yield loop
     loop.close()
+
 
 @pytest.fixture
 async def test_app():
@@ -34,6 +36,7 @@ async def test_app():
     await app.setup()
     yield app
     await app.cleanup()
+
 
 @pytest.fixture
 async def test_db():
@@ -46,6 +49,7 @@ async def test_db():
     yield db
     await db.cleanup()
 
+
 @pytest.fixture
 async def test_event_bus():
     """Create test event bus."""
@@ -54,20 +58,18 @@ async def test_event_bus():
     yield event_bus
     await event_bus.cleanup()
 
+
 @pytest.fixture
 async def plugin_instance(test_db, test_event_bus):
     """Create plugin instance for testing."""
-    config = {
-        "enabled": True,
-        "api_key": "test_key",
-        "max_retries": 3
-    }
+    config = {"enabled": True, "api_key": "test_key", "max_retries": 3}
 
     # REPLACED: the platform's way, over the guide's test_db and test_event_bus.
     app = TestApplication(database=test_db, event_bus=test_event_bus)
     plugin = await app.register_plugin("my_plugin", config)
     yield plugin
     await app.cleanup()
+
 
 @pytest.fixture
 def sample_user_data():
@@ -76,5 +78,5 @@ def sample_user_data():
         "username": "testuser",
         "email": "test@example.com",
         "full_name": "Test User",
-        "tags": ["developer", "python"]
+        "tags": ["developer", "python"],
     }

@@ -14,12 +14,14 @@ from nexus.events import EventBus
 from my_plugin.plugin import MyPlugin
 from my_plugin.services.user_service import UserService
 
+
 @pytest.fixture(scope="session")
 def event_loop():
     """Create event loop for async tests."""
     loop = asyncio.new_event_loop()
     yield loop
     loop.close()
+
 
 @pytest.fixture
 async def test_app():
@@ -28,6 +30,7 @@ async def test_app():
     await app.setup()
     yield app
     await app.cleanup()
+
 
 @pytest.fixture
 async def test_db():
@@ -52,6 +55,7 @@ async def test_db():
     yield db
     await db.cleanup()
 
+
 @pytest.fixture
 async def test_event_bus():
     """Create test event bus."""
@@ -60,14 +64,11 @@ async def test_event_bus():
     yield event_bus
     await event_bus.cleanup()
 
+
 @pytest.fixture
 async def plugin_instance(test_db, test_event_bus):
     """Create plugin instance for testing."""
-    config = {
-        "enabled": True,
-        "api_key": "test_key",
-        "max_retries": 3
-    }
+    config = {"enabled": True, "api_key": "test_key", "max_retries": 3}
 
     plugin = MyPlugin(config)
     plugin.db = test_db
@@ -77,6 +78,7 @@ async def plugin_instance(test_db, test_event_bus):
     yield plugin
     await plugin.cleanup()
 
+
 @pytest.fixture
 async def user_service(test_db):
     """Create user service for testing."""
@@ -85,6 +87,7 @@ async def user_service(test_db):
     yield service
     await service.cleanup()
 
+
 @pytest.fixture
 def sample_user_data():
     """Sample user data for testing."""
@@ -92,8 +95,9 @@ def sample_user_data():
         "username": "testuser",
         "email": "test@example.com",
         "full_name": "Test User",
-        "tags": ["developer", "python"]
+        "tags": ["developer", "python"],
     }
+
 
 @pytest.fixture
 async def test_user(user_service, sample_user_data):

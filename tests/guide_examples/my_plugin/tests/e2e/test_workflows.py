@@ -8,6 +8,7 @@ import pytest
 import asyncio
 from nexus_testkit.testing import TestApplication, TestClient
 
+
 class TestUserWorkflows:
     """Test complete user workflows end-to-end."""
 
@@ -29,7 +30,7 @@ class TestUserWorkflows:
             "username": "lifecycle_test",
             "email": "lifecycle@example.com",
             "full_name": "Lifecycle Test User",
-            "tags": ["test", "e2e"]
+            "tags": ["test", "e2e"],
         }
 
         response = await client.post("/my-plugin/users", json=user_data)
@@ -46,7 +47,7 @@ class TestUserWorkflows:
         # Step 3: Update user profile
         profile_data = {
             "bio": "Test user biography",
-            "preferences": {"theme": "dark", "notifications": True}
+            "preferences": {"theme": "dark", "notifications": True},
         }
 
         response = await client.put(f"/my-plugin/users/{user_id}/profile", json=profile_data)

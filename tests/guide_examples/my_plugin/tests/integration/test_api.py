@@ -6,6 +6,7 @@
 import pytest
 from nexus_testkit.testing import TestClient
 
+
 class TestAPIIntegration:
     """Test API endpoint integration."""
 
@@ -24,7 +25,7 @@ class TestAPIIntegration:
         user_data = {
             "username": "apitest",
             "email": "api@example.com",
-            "full_name": "API Test User"
+            "full_name": "API Test User",
         }
 
         response = await test_client.post("/my-plugin/users", json=user_data)
@@ -73,17 +74,15 @@ class TestAPIIntegration:
         assert response.status_code == 422
 
         # Test invalid email format
-        response = await test_client.post("/my-plugin/users", json={
-            "username": "testuser",
-            "email": "invalid-email"
-        })
+        response = await test_client.post(
+            "/my-plugin/users", json={"username": "testuser", "email": "invalid-email"}
+        )
         assert response.status_code == 422
 
         # Test username too short
-        response = await test_client.post("/my-plugin/users", json={
-            "username": "ab",
-            "email": "test@example.com"
-        })
+        response = await test_client.post(
+            "/my-plugin/users", json={"username": "ab", "email": "test@example.com"}
+        )
         assert response.status_code == 422
 
     async def test_api_authentication(self, test_client):
@@ -110,10 +109,7 @@ class TestAPIIntegration:
         assert "User not found" in error_data["error"]["message"]
 
         # Test 409 for duplicate username
-        user_data = {
-            "username": "duplicate_test",
-            "email": "duplicate1@example.com"
-        }
+        user_data = {"username": "duplicate_test", "email": "duplicate1@example.com"}
 
         # Create first user
         response = await test_client.post("/my-plugin/users", json=user_data)

@@ -8,6 +8,7 @@ import asyncio
 from unittest.mock import AsyncMock
 from my_plugin.plugin import MyPlugin
 
+
 class TestEventIntegration:
     """Test event system integration."""
 
@@ -26,11 +27,9 @@ class TestEventIntegration:
         await test_event_bus.subscribe("user.created", test_handler)
 
         # Emit event through plugin
-        await plugin_instance.emit_user_created_event({
-            "user_id": "123",
-            "username": "testuser",
-            "email": "test@example.com"
-        })
+        await plugin_instance.emit_user_created_event(
+            {"user_id": "123", "username": "testuser", "email": "test@example.com"}
+        )
 
         # Wait for handler to be called
         await asyncio.wait_for(handler_called.wait(), timeout=1.0)
@@ -49,6 +48,7 @@ class TestEventIntegration:
 
         # Set up successful handler
         success_called = asyncio.Event()
+
         async def success_handler(event):
             success_called.set()
 
@@ -57,10 +57,7 @@ class TestEventIntegration:
         await test_event_bus.subscribe("test.event", success_handler)
 
         # Emit event
-        await test_event_bus.emit({
-            "type": "test.event",
-            "data": {"test": "data"}
-        })
+        await test_event_bus.emit({"type": "test.event", "data": {"test": "data"}})
 
         # Verify successful handler still worked despite failing handler
         await asyncio.wait_for(success_called.wait(), timeout=1.0)
@@ -83,10 +80,7 @@ class TestEventIntegration:
         await test_event_bus.subscribe("priority.test", high_priority_handler, priority=10)
 
         # Emit event
-        await test_event_bus.emit({
-            "type": "priority.test",
-            "data": {}
-        })
+        await test_event_bus.emit({"type": "priority.test", "data": {}})
 
         # Give time for handlers to execute
         await asyncio.sleep(0.1)
@@ -108,10 +102,9 @@ class TestEventIntegration:
         await test_event_bus.subscribe("user.created", second_plugin_handler)
 
         # First plugin creates user and emits event
-        await plugin_instance.create_user_and_emit_event({
-            "username": "crosstest",
-            "email": "cross@example.com"
-        })
+        await plugin_instance.create_user_and_emit_event(
+            {"username": "crosstest", "email": "cross@example.com"}
+        )
 
         # Give time for event processing
         await asyncio.sleep(0.1)
