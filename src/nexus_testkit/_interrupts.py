@@ -49,11 +49,14 @@ from ._realtime import real_monotonic
 __all__ = [
     "PluginHangInterrupt",
     "PluginKeyboardInterrupt",
+    "holding_alarm",
     "interrupt_after",
     "is_user_interrupt",
     "plugin_site",
     "raised_at",
     "set_hang_interrupts",
+    "start_deadline",
+    "stop_deadline",
     "user_interrupts",
     "watching_ctrl_c",
 ]
@@ -163,34 +166,91 @@ def plugin_site_of(frame: FrameType, lineno: int, prefer: str | None) -> str:
 # ------------------------------------------------------------------ SIGALRM deadlines
 
 
-@dataclass(eq=False)
 class _Deadline:
-    at: float
-    timeout: float
-    prefer: str | None
-    #: Set when this deadline interrupted the plugin: the site it was stuck at.
-    fired: str = ""
+    """One call into plugin code in progress: when it is due, and where it was stuck."""
+
+    __slots__ = ("at", "fired", "prefer", "timeout")
+
+    def __init__(self, at: float, timeout: float, prefer: str | None) -> None:
+        self.at = at
+        self.timeout = timeout
+        self.prefer = prefer
+        #: Set when this deadline interrupted the plugin: the site it was stuck at.
+        self.fired = ""
 
 
 @dataclass
 class _Alarm:
     active: list[_Deadline] = field(default_factory=list)
+    #: Hosts running: while one does, the handler stays installed (no system
+    #: call to install and restore it around every call into the plugin).
+    holders: int = 0
+    installed: bool = False
+    #: When the timer is set to fire (absolute, real time), or None.
+    armed_at: float | None = None
     #: The handler, the absolute time and the interval of the timer that were
-    #: there before the first deadline; put back after the last.
+    #: there before ours; put back when nothing needs ours any more.
     saved_handler: Any = None
     saved_at: float | None = None
     saved_interval: float = 0.0
 
-    def arm(self) -> None:
+    def install(self) -> bool:
+        if self.installed:
+            return True
+        try:
+            previous = signal.signal(signal.SIGALRM, self.handle)
+        except (ValueError, OSError):  # pragma: no cover - not the main interpreter
+            return False
+        remaining, interval = signal.getitimer(signal.ITIMER_REAL)
+        self.saved_handler = previous
+        self.saved_at = real_monotonic() + remaining if remaining > 0 else None
+        self.saved_interval = interval
+        self.armed_at = None
+        self.installed = True
+        return True
+
+    def arm(self, *, lazy: bool = False) -> None:
+        """Set the timer for the earliest deadline (``lazy``: only if it would fire too late).
+
+        Calls into the plugin start and end far more often than a deadline
+        expires: a new deadline is later than the one the timer is already set
+        for, so it needs no system call; the handler re-arms when it fires early.
+        """
         times = [d.at for d in self.active]
         if self.saved_at is not None:
             times.append(self.saved_at)
-        if times:
-            signal.setitimer(signal.ITIMER_REAL, max(min(times) - real_monotonic(), 1e-4))
-        else:
+        earliest = min(times) if times else None
+        if (
+            lazy
+            and self.armed_at is not None
+            and (earliest is None or earliest >= self.armed_at - 1e-4)
+        ):
+            return
+        if earliest is None:
+            if self.armed_at is not None:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+            self.armed_at = None
+            return
+        signal.setitimer(signal.ITIMER_REAL, max(earliest - real_monotonic(), 1e-4))
+        self.armed_at = earliest
+
+    def release(self) -> None:
+        """Put back the handler and timer that were there, once nothing needs ours."""
+        if not self.installed or self.active or self.holders:
+            return
+        signal.signal(signal.SIGALRM, self.saved_handler or signal.SIG_DFL)
+        if self.saved_at is not None:
+            # A timer already due fires at once, with its own handler back in place.
+            remaining = max(self.saved_at - real_monotonic(), 1e-6)
+            signal.setitimer(signal.ITIMER_REAL, remaining, self.saved_interval)
+        elif self.armed_at is not None:
             signal.setitimer(signal.ITIMER_REAL, 0)
+        self.saved_handler, self.saved_at, self.saved_interval = None, None, 0.0
+        self.armed_at = None
+        self.installed = False
 
     def handle(self, signum: int, frame: FrameType | None) -> None:
+        self.armed_at = None
         now = real_monotonic()
         if self.saved_at is not None and now >= self.saved_at - 1e-3:
             # The timer that was there before ours (pytest-timeout's): its handler's turn.
@@ -223,7 +283,6 @@ class _Alarm:
 
 _alarm = _Alarm()
 
-
 #: Off in the contract's worker process, whose parent cuts hangs with harder means
 #: (a kill after a stack dump, which also stops what a signal handler cannot).
 _enabled = True
@@ -239,7 +298,7 @@ def _usable() -> bool:
     return (
         _enabled
         and hasattr(signal, "setitimer")
-        and threading.current_thread() is threading.main_thread()
+        and threading.get_ident() == threading.main_thread().ident
     )
 
 
@@ -257,50 +316,76 @@ def _debugging() -> bool:
 
 
 @contextlib.contextmanager
-def interrupt_after(timeout: float | None, prefer: str | None) -> Iterator[_Deadline | None]:
-    """Interrupt plugin code that holds the main thread ``timeout`` real seconds from now.
+def holding_alarm() -> Iterator[None]:
+    """Keep the SIGALRM handler installed for the block (a running host)."""
+    alarm = _alarm
+    if not _usable() or not alarm.install():
+        yield
+        return
+    alarm.holders += 1
+    try:
+        yield
+    finally:
+        alarm.holders -= 1
+        alarm.release()
 
-    Yields the deadline (``None`` where signals cannot be used: not the main
-    thread, no ``setitimer``, no time-out); its ``fired`` names the stuck site
-    once it interrupted.  Outside the main thread nothing is armed: a hang
-    there is left to the asyncio time-out.
+
+def start_deadline(timeout: float | None, prefer: str | None) -> _Deadline | None:
+    """Arm a deadline for a call into plugin code; :func:`stop_deadline` ends it.
+
+    The hot path of :func:`interrupt_after`, for the event bus, which calls a
+    handler thousands of times a second: no generator, and no system call
+    while a host holds the handler and the timer is already set earlier.
     """
-    if timeout is None or not _usable():
-        yield None
+    if timeout is None or not _enabled:
+        return None
+    alarm = _alarm
+    if threading.get_ident() != threading.main_thread().ident:
+        return None
+    if not alarm.installed and (not hasattr(signal, "setitimer") or not alarm.install()):
+        return None
+    deadline = _Deadline(real_monotonic() + timeout, timeout, prefer)
+    alarm.active.append(deadline)
+    armed = alarm.armed_at
+    if armed is None or deadline.at < armed - 1e-4:
+        alarm.arm()
+    return deadline
+
+
+def stop_deadline(deadline: _Deadline | None) -> None:
+    """End a deadline of :func:`start_deadline` (``None``: nothing was armed)."""
+    if deadline is None:
         return
     alarm = _alarm
-    deadline = _Deadline(real_monotonic() + timeout, timeout, prefer)
-    if not alarm.active:
-        try:
-            previous = signal.signal(signal.SIGALRM, alarm.handle)
-        except (ValueError, OSError):  # pragma: no cover - not the main interpreter
-            yield None
-            return
-        remaining, interval = signal.getitimer(signal.ITIMER_REAL)
-        alarm.saved_handler = previous
-        alarm.saved_at = real_monotonic() + remaining if remaining > 0 else None
-        alarm.saved_interval = interval
-    alarm.active.append(deadline)
-    alarm.arm()
-    try:
-        yield deadline
-    finally:
-        alarm.active.remove(deadline)
-        if alarm.active:
-            alarm.arm()
-        else:
-            _restore(alarm)
+    alarm.active.remove(deadline)
+    if not alarm.active and not alarm.holders:
+        alarm.release()
 
 
-def _restore(alarm: _Alarm) -> None:
-    signal.signal(signal.SIGALRM, alarm.saved_handler or signal.SIG_DFL)
-    if alarm.saved_at is not None:
-        # A timer already due fires at once, with its own handler back in place.
-        remaining = max(alarm.saved_at - real_monotonic(), 1e-6)
-        signal.setitimer(signal.ITIMER_REAL, remaining, alarm.saved_interval)
-    else:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-    alarm.saved_handler, alarm.saved_at, alarm.saved_interval = None, None, 0.0
+class interrupt_after:
+    """Interrupt plugin code that holds the main thread ``timeout`` real seconds from now.
+
+    ``with interrupt_after(timeout, plugin_dir) as deadline:`` gives the
+    deadline (``None`` where signals cannot be used: not the main thread, no
+    ``setitimer``, no time-out); its ``fired`` names the stuck site once it
+    interrupted.  Outside the main thread nothing is armed: a hang there is
+    left to the asyncio time-out.
+    """
+
+    __slots__ = ("_deadline", "_prefer", "_timeout")
+
+    def __init__(self, timeout: float | None, prefer: str | None) -> None:
+        self._timeout = timeout
+        self._prefer = prefer
+        self._deadline: _Deadline | None = None
+
+    def __enter__(self) -> _Deadline | None:
+        self._deadline = start_deadline(self._timeout, self._prefer)
+        return self._deadline
+
+    def __exit__(self, *exc: object) -> None:
+        deadline, self._deadline = self._deadline, None
+        stop_deadline(deadline)
 
 
 # ------------------------------------------------------------------ Ctrl-C

@@ -30,7 +30,13 @@ from pydantic import BaseModel, Field
 from .._deadlines import Deadline, blocked_at, resume
 from .._describe import describe_exception
 from .._errors import NexusAssertionError
-from .._interrupts import PluginHangInterrupt, interrupt_after, is_user_interrupt, user_interrupts
+from .._interrupts import (
+    PluginHangInterrupt,
+    is_user_interrupt,
+    start_deadline,
+    stop_deadline,
+    user_interrupts,
+)
 from .._masking import Masker
 from ._recording import CallList, FlatRecording, Standalone
 
@@ -328,18 +334,18 @@ class RecordingEventBus(Standalone):
                     kind = kinds[id(handler)] = (handler, inspect.iscoroutinefunction(handler))
                 chain.append((event.name, handler))
                 since = user_interrupts()
+                # Most handlers finish without suspending: run the first step
+                # here (a synchronous hang in it is cut by SIGALRM), and only
+                # one that waits is awaited under the time-out.
+                deadline = start_deadline(self.handler_timeout, self.prefer)
                 try:
-                    # Most handlers finish without suspending: run the first step
-                    # here (a synchronous hang in it is cut by SIGALRM), and only
-                    # one that waits is awaited under the time-out.
-                    with interrupt_after(self.handler_timeout, self.prefer):
-                        if not kind[1]:
-                            result = handler(event)
-                            if inspect.isawaitable(result):
-                                raise_unawaited(result)
-                            continue
-                        coro = handler(event)
-                        first = coro.send(None)
+                    if not kind[1]:
+                        result = handler(event)
+                        if inspect.isawaitable(result):
+                            raise_unawaited(result)
+                        continue
+                    coro = handler(event)
+                    first = coro.send(None)
                 except StopIteration:
                     continue
                 except _PASSED_THROUGH:
@@ -350,6 +356,7 @@ class RecordingEventBus(Standalone):
                     self._fail(event, handler, self._failure(exc))
                     continue
                 finally:
+                    stop_deadline(deadline)
                     chain.pop()
                 chain.append((event.name, handler))
                 try:

@@ -34,7 +34,12 @@ from typing import TYPE_CHECKING, Any
 from .._deadlines import run_with_timeout
 from .._describe import describe_exception, safe_repr
 from .._errors import PluginStartError, PluginTimeoutError
-from .._interrupts import PluginKeyboardInterrupt, interrupt_after, watching_ctrl_c
+from .._interrupts import (
+    PluginKeyboardInterrupt,
+    holding_alarm,
+    interrupt_after,
+    watching_ctrl_c,
+)
 from .._masking import Masker
 from ..backends._build import make_data_store, make_event_bus, make_services, release
 from ..fakes._bus import RecordingEventBus
@@ -308,6 +313,9 @@ class PluginHost:
             guards.enter_context(self._capture.attached(logging.getLogger("nexus.plugins")))
             # Tells the user's Ctrl-C (stops the run) from a plugin's KeyboardInterrupt (fails it).
             guards.enter_context(watching_ctrl_c())
+            # SIGALRM's handler stays installed while the host runs: arming a deadline
+            # for each call into the plugin then costs no system call.
+            guards.enter_context(holding_alarm())
             guards.enter_context(tracking(self._tracker))
             guards.enter_context(outbound.recording(self.outbound, (self._prefer,)))
             if not self.options.allow_network:
