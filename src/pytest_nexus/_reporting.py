@@ -18,20 +18,25 @@ from typing import Any
 
 import pytest
 
-from nexus_testkit._masking import Masker
-
 __all__ = ["mask_secrets_of", "track"]
 
 _HOSTS_KEY = pytest.StashKey[list[Any]]()
-#: The secrets of every host of the session.
-_SECRETS = Masker()
+#: The secrets of every host of the session (a Masker once a host had any: nexus_testkit
+#: is imported when a test first builds a host, not when pytest loads this plugin).
+_SECRETS: Any = None
 
 
 def mask_secrets_of(host: Any) -> None:
     """Mask ``host``'s secrets (a PluginHost's ``masker``) in every report of the session."""
+    global _SECRETS
     masker = getattr(host, "masker", None)
-    if isinstance(masker, Masker):
-        _SECRETS.update(masker)
+    if not masker:
+        return
+    if _SECRETS is None:
+        from nexus_testkit._masking import Masker
+
+        _SECRETS = Masker()
+    _SECRETS.update(masker)
 
 
 def track(node: pytest.Item, host: Any) -> None:
@@ -42,6 +47,7 @@ def track(node: pytest.Item, host: Any) -> None:
 
 def _mask_report(report: pytest.TestReport) -> None:
     masker = _SECRETS
+    assert masker is not None
     report.sections = [(title, masker(text)) for title, text in report.sections]
     longrepr = report.longrepr
     if longrepr is None:

@@ -31,8 +31,6 @@ from typing import Any
 import pytest
 from _pytest._code.code import ExceptionRepr, ReprFileLocation, TerminalRepr, Traceback
 
-from nexus_testkit._describe import safe_str
-
 __all__ = ["MessageRepr"]
 
 #: Packages whose frames sit between a test and the plugin's code.  Only the
@@ -199,6 +197,8 @@ def _message(exc: BaseException) -> str:
     name = (
         cls.__qualname__ if module in ("builtins", "__main__") else f"{module}.{cls.__qualname__}"
     )
+    from nexus_testkit._describe import safe_str
+
     text = f"{name}: {safe_str(exc)}"
     if isinstance(exc, Warning):
         text += (
