@@ -66,6 +66,7 @@ _WHERE = {
     "NexusWarning": "_errors",
     "NexusTestkitError": "_errors",
     "PluginLoadError": "_errors",
+    "PluginDependencyError": "_errors",
     "PluginStartError": "_errors",
     "PluginTimeoutError": "_errors",
 }
@@ -97,6 +98,7 @@ __all__ = [
     "NexusOptionsError",
     "NexusTestkitError",
     "NexusWarning",
+    "PluginDependencyError",
     "PluginHost",
     "PluginLoadError",
     "PluginStartError",
@@ -127,6 +129,7 @@ if TYPE_CHECKING:  # what the lazy lookups return, for type checkers and IDEs
         NexusOptionsError,
         NexusTestkitError,
         NexusWarning,
+        PluginDependencyError,
         PluginLoadError,
         PluginStartError,
         PluginTimeoutError,
