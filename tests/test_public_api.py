@@ -212,6 +212,7 @@ SUBPACKAGE_API = {
         "Leftovers",
         "LoadedPlugin",
         "NetworkBlockedError",
+        "PluginGroup",
         "PluginHost",
         "discover_plugins",
         "import_plugin",
