@@ -64,6 +64,7 @@ def test_declared_dependencies_reads_both_forms(
 def test_declared_dependencies_of_a_loaded_manifest(tmp_path: Path) -> None:
     manifest = plugin(tmp_path, "notifications", {"plugins": ["users"], "python": ["httpx"]})
     assert declared_dependencies(manifest) == ("users",)
+    assert manifest.dependencies == ("users",)  # the loader reads them by the same rule
 
 
 # --------------------------------------------------------------------------- dependency_order
