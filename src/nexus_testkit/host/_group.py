@@ -23,7 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from .._errors import NexusAssertionError, PluginDependencyError
+from .._errors import NexusAssertionError, NexusOptionsError, PluginDependencyError
 from .._masking import Masker
 from ..backends._build import make_data_store, make_event_bus, make_services
 from ..fakes._config import ConfigStore
@@ -117,6 +117,7 @@ class PluginGroup:
         self._stack: contextlib.AsyncExitStack | None = None
         configs = config or {}
         stores = config_stores or {}
+        _check_configs(given, configs, stores)
         by_path = {id(m): p for m, p in zip(given, paths, strict=True)}
         members = {
             m.name: Member(
@@ -344,3 +345,24 @@ def _check_names(manifests: Sequence[Manifest]) -> None:
                 kind="duplicate",
                 paths=(first.path, manifest.path),
             )
+
+
+def _check_configs(
+    manifests: Sequence[Manifest],
+    configs: Mapping[str, Any],
+    stores: Mapping[str, ConfigStore],
+) -> None:
+    names = [m.name for m in manifests]
+    for key in (*configs, *stores):
+        if key not in names:
+            raise NexusOptionsError(
+                f"config names {key!r}, which is not among the plugins of this host "
+                f"({', '.join(names)})"
+            )
+    both = sorted(set(configs) & set(stores))
+    if both:
+        raise NexusOptionsError(
+            f"plugin {both[0]!r} was given both a config and a config store; give one "
+            "(under pytest, @pytest.mark.nexus_config configures the first plugin of "
+            "@pytest.mark.nexus_plugins)"
+        )

@@ -56,7 +56,9 @@ def declared_dependencies(manifest: Manifest | Mapping[str, Any]) -> tuple[str, 
     JSON type are skipped here, since :func:`load_manifest` already reports
     them as errors with their field path.
     """
-    raw = manifest.raw if isinstance(manifest, Manifest) else manifest
+    # Not isinstance(manifest, Manifest): pytester's inline runs import the
+    # module afresh, and a Manifest of the outer run is another class there.
+    raw = manifest if isinstance(manifest, Mapping) else manifest.raw
     value = raw.get("dependencies")
     names: list[str] = []
     if isinstance(value, list):
