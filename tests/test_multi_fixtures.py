@@ -7,6 +7,11 @@ from pathlib import Path
 
 import pytest
 
+# Imported by this run, not first inside a pytester inline run: the inline runs
+# drop the modules they imported, and a class imported afresh by the next one
+# is not the class nexus_testkit's lazy names already resolved to.
+from nexus_testkit.host import PluginGroup
+
 from ._helpers import MINIMAL_PLUGIN, minimal_manifest, write_plugin
 
 CORPUS = Path(__file__).parent / "multi_plugins"
@@ -27,6 +32,7 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
 
 
 def test_the_fixtures_over_two_plugins(project: pytest.Pytester) -> None:
+    assert PluginGroup.__module__ == "nexus_testkit.host._group"
     project.makepyfile(
         test_it="""
         import pytest
@@ -73,7 +79,7 @@ def test_a_missing_dependency_fails_the_test_naming_the_manifest(
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
         [
-            "*PluginDependencyError: *plugins/notifications/manifest.json: 'notifications' depends on "
+            "*/plugins/notifications/manifest.json: 'notifications' depends on "
             "'users', which is not among the plugins given (notifications)",
             "Add the plugin it depends on to the host, or remove it from the manifest's "
             "dependencies.",
@@ -104,7 +110,7 @@ def test_a_cycle_fails_the_test_naming_the_manifests(pytester: pytest.Pytester) 
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
         [
-            "*PluginDependencyError: the plugins' dependencies form a cycle: a -> b -> a",
+            "the plugins' dependencies form a cycle: a -> b -> a",
             "- *plugins/a/manifest.json: 'a' depends on 'b'",
             "- *plugins/b/manifest.json: 'b' depends on 'a'",
             "No plugin of a cycle can start first: remove one of these dependencies.",

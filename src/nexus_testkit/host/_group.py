@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from .._errors import NexusAssertionError, NexusOptionsError, PluginDependencyError
@@ -187,39 +186,9 @@ class PluginGroup:
     def config_store(self) -> ConfigStore:
         return self._first.config_store
 
-    @property
-    def clock(self) -> VirtualClock | None:
-        return self.world.clock
-
-    @property
-    def http(self) -> NexusHTTP | None:
-        return self.world.http
-
-    @property
-    def closed(self) -> bool:
-        return self._closed or not self._started
-
-    @property
-    def logs(self) -> list[Any]:
-        return list(self._capture.records)
-
-    def log_lines(self, *, mask: bool = True) -> list[str]:
-        from ._logs import LOG_FORMAT
-
-        lines = [LOG_FORMAT.format(r) for r in self._capture.records]
-        return [self.masker(line) for line in lines] if mask else lines
-
     async def __aenter__(self) -> PluginGroup:
         await self.start()
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def start(self) -> None:
         """Start the shared components, then each plugin in dependency order."""
@@ -260,13 +229,6 @@ class PluginGroup:
         if stack is not None:
             await stack.aclose()
 
-    def abandon(self) -> None:
-        """Undo the process-wide changes of a group started and never closed."""
-        if self._started and not self._closed:
-            self._closed = True
-            self._stack = None
-            self._guards.close()
-
     def verify(self) -> None:
         """End-of-test check over every plugin: each problem under the plugin that caused it."""
         parts = []
@@ -304,6 +266,13 @@ class PluginGroup:
     # ------------------------------------------------------------ the stack's pieces
 
     # The single-plugin host's own code, on the group's attributes of the same names.
+    clock = PluginHost.clock
+    http = PluginHost.http
+    closed = PluginHost.closed
+    logs = PluginHost.logs
+    log_lines = PluginHost.log_lines
+    __aexit__ = PluginHost.__aexit__
+    abandon = PluginHost.abandon
     _enter_guards = PluginHost._enter_guards
     _components = PluginHost._components
     _harness_tasks = PluginHost._harness_tasks

@@ -87,8 +87,11 @@ class PluginHost:
     only logged fail :meth:`verify` unless ``HostOptions(allow_errors=...)``.
     """
 
-    def __new__(cls, path: Path | str | Sequence[Path | str], *args: Any, **kwargs: Any) -> Any:
-        # PluginHost([a, b]) is a host of several plugins (_group.PluginGroup).
+    def __new__(
+        cls, path: Path | str | Sequence[Path | str] = "", *args: Any, **kwargs: Any
+    ) -> Any:
+        # PluginHost([a, b]) is a host of several plugins (_group.PluginGroup);
+        # path has a default for copy and pickle, which call __new__(cls) alone.
         if cls is PluginHost and isinstance(path, list | tuple):
             from ._group import PluginGroup
 

@@ -21,20 +21,9 @@ from collections.abc import Callable
 from typing import Any
 
 from ..fakes._recording import CallList, FlatRecording, Origins
+from ..fakes._store import OPERATIONS
 
 __all__ = ["attribute", "bus_view", "services_view", "store_view"]
-
-_STORE_CALLS = (
-    "connect",
-    "disconnect",
-    "get",
-    "set",
-    "delete",
-    "exists",
-    "list_keys",
-    "clear",
-    "health_check",
-)
 
 
 def attribute(recording: CallList[Any]) -> Origins:
@@ -129,7 +118,7 @@ def store_view(store: Any, plugin: str) -> Any:
     """``store`` as ``plugin`` sees it: each of its operations marked as its own."""
     attribute(store.operations)
     view = _View(store, plugin)
-    return _install(view, {op: _marking_async(view, op, store.operations) for op in _STORE_CALLS})
+    return _install(view, {op: _marking_async(view, op, store.operations) for op in OPERATIONS})
 
 
 def services_view(services: Any, plugin: str) -> Any:
