@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -220,3 +221,14 @@ def test_bad_markers_fail_the_test_with_one_message(
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines([message])
     result.stdout.no_fnmatch_line("*INTERNALERROR*")
+
+
+def test_the_examples_of_the_docs_page_run(project: pytest.Pytester) -> None:
+    page = Path(__file__).parent.parent / "docs" / "several-plugins.md"
+    blocks = re.findall(r"```python\n(.*?)```", page.read_text(), re.DOTALL)
+    assert blocks
+    expected = 0
+    for i, block in enumerate(blocks):
+        project.makepyfile(**{f"test_doc_{i}": block})
+        expected += len(re.findall(r"^(?:async )?def test_", block, re.MULTILINE))
+    project.runpytest("-p", "no:randomly", "-W", "error").assert_outcomes(passed=expected)
