@@ -268,3 +268,32 @@ async def test_the_platform_backend_shares_its_components_too() -> None:
             "notifications:ada"
         ]
     host.verify()
+
+
+def _logging(name: str, *, start: bool = True) -> str:
+    return MINIMAL_PLUGIN.replace(
+        "        self.initialized = True\n        return True",
+        "        import logging\n"
+        f"        logging.getLogger(__name__).error('{name} says hello')\n"
+        f"        self.initialized = True\n        return {start}",
+    )
+
+
+async def test_a_start_error_shows_the_failing_plugins_log_lines_only(tmp_path: Path) -> None:
+    chatty = write_plugin(tmp_path, "chatty", source=_logging("chatty"))
+    failing = write_plugin(tmp_path, "failing", source=_logging("failing", start=False))
+    host = PluginHost([chatty, failing])
+    with pytest.raises(PluginStartError) as info:
+        await host.start()
+    assert info.value.path == failing / "plugin.py"
+    assert [line.split(":", 1)[1] for line in info.value.log_lines] == [" failing says hello"]
+    assert len(host.log_lines()) == 2  # the host's own lines are every plugin's
+
+
+async def test_the_failure_report_says_who_recorded_what() -> None:
+    async with PluginHost([USERS, NOTIFICATIONS]) as host:
+        await host.client_for("users").post("/users", json={"name": "ada"})
+        report = host.describe_recorded().splitlines()
+    assert "- user.created {'name': 'ada'} (source: accounts.users, by users)" in report
+    assert "- set 'notifications:ada' = {'known': True} (by notifications)" in report
+    assert "- set 'users:ada' = {'name': 'ada'} (by users)" in report
