@@ -219,7 +219,7 @@ class PluginHost:
         masked at creation (``HostOptions(mask_logs=True)``, the default), so
         that with ``mask_logs=False`` a test can check what a plugin really logged.
         """
-        lines = [LOG_FORMAT.format(r) for r in self._capture.records]
+        lines = [LOG_FORMAT.format(r) for r in self.logs]
         return [self.masker(line) for line in lines] if mask else lines
 
     async def __aenter__(self) -> PluginHost:

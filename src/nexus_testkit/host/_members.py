@@ -152,9 +152,3 @@ class Member(PluginHost):
             or r.name == own
             or (package is not None and (r.name + ".").startswith(package))
         ]
-
-    def log_lines(self, *, mask: bool = True) -> list[str]:
-        from ._logs import LOG_FORMAT
-
-        lines = [LOG_FORMAT.format(r) for r in self.logs]
-        return [self.masker(line) for line in lines] if mask else lines
