@@ -136,8 +136,7 @@ def _resolve(node: pytest.Item, marker: str, value: Any) -> Path:
 
 
 def _closest(node: pytest.Item, name: str) -> Any:
-    """``node.get_closest_marker(name)``, walked by hand: half its cost, and every test
-    asks for ``nexus_plugins`` whether it uses several plugins or not."""
+    """``node.get_closest_marker(name)``, walked by hand: half its cost."""
     current: Any = node
     while current is not None:
         for mark in current.own_markers:
@@ -149,9 +148,17 @@ def _closest(node: pytest.Item, name: str) -> Any:
 
 def plugin_paths(node: pytest.Item) -> list[Path] | None:
     """``@pytest.mark.nexus_plugins(*paths)``'s directories, or None without the marker."""
-    marker = _closest(node, "nexus_plugins")
-    if marker is None:
-        return None
+    # _closest inlined: nexus_plugin_path and nexus_host of every test come here.
+    current: Any = node
+    while current is not None:
+        for marker in current.own_markers:
+            if marker.name == "nexus_plugins":
+                return _several(node, marker)
+        current = current.parent
+    return None
+
+
+def _several(node: pytest.Item, marker: Any) -> list[Path]:
     if not marker.args or set(marker.kwargs) - {"config"}:
         pytest.fail(
             "@pytest.mark.nexus_plugins takes plugin directories and config= (a mapping of "
