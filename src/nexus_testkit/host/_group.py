@@ -37,6 +37,7 @@ from ._loader import resolved_directory
 from ._logs import LogCapture
 from ._members import GroupTracker, Member
 from ._options import HostOptions
+from ._outbound import OutboundAttempt
 
 if TYPE_CHECKING:
     import httpx
@@ -110,6 +111,8 @@ class PluginGroup:
             prefer=directories,
         )
         self.leftovers = Leftovers()
+        #: Every destination the plugins tried to reach (see ``_outbound``), all of them.
+        self.outbound: list[OutboundAttempt] = []
         self._tracker = GroupTracker()
         self._capture = LogCapture()
         self._guards = contextlib.ExitStack()
