@@ -67,6 +67,7 @@ _WHERE = {
     "NexusTestkitError": "_errors",
     "PluginExitError": "_errors",
     "PluginLoadError": "_errors",
+    "PluginDependencyError": "_errors",
     "PluginStartError": "_errors",
     "PluginTimeoutError": "_errors",
 }
@@ -98,6 +99,7 @@ __all__ = [
     "NexusOptionsError",
     "NexusTestkitError",
     "NexusWarning",
+    "PluginDependencyError",
     "PluginExitError",
     "PluginHost",
     "PluginLoadError",
@@ -129,6 +131,7 @@ if TYPE_CHECKING:  # what the lazy lookups return, for type checkers and IDEs
         NexusOptionsError,
         NexusTestkitError,
         NexusWarning,
+        PluginDependencyError,
         PluginExitError,
         PluginLoadError,
         PluginStartError,

@@ -119,6 +119,19 @@ class PluginExitError(NexusTestkitError):
         )
 
 
+class PluginDependencyError(NexusTestkitError):
+    """The plugins given together cannot start: a dependency is missing, or they form a cycle.
+
+    ``paths`` are the manifest files involved, ``kind`` is ``"missing"`` or
+    ``"cycle"``.  The message names every manifest and what it depends on.
+    """
+
+    def __init__(self, message: str, *, kind: str, paths: tuple[Path, ...]) -> None:
+        self.kind = kind
+        self.paths = paths
+        super().__init__(message)
+
+
 class NexusOptionsError(NexusTestkitError, ValueError):
     """An option of the harness has a value it cannot use.
 
@@ -157,6 +170,7 @@ for _cls in (
     PluginStartError,
     PluginTimeoutError,
     PluginExitError,
+    PluginDependencyError,
     NexusOptionsError,
     NexusAssertionError,
     NexusWarning,

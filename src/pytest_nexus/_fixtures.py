@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import pytest_asyncio
 
-from ._markers import fail_on, host_options, marker_config, plugin_path
+from ._markers import (
+    fail_on,
+    host_options,
+    marker_config,
+    plugin_path,
+    plugin_paths,
+    plugins_config,
+)
 from ._reporting import track
 
 if TYPE_CHECKING:
@@ -33,6 +40,7 @@ if TYPE_CHECKING:
         RecordingEventBus,
         RecordingServiceRegistry,
     )
+    from nexus_testkit.host import PluginGroup
     from nexus_testkit.world import NexusHTTP, VirtualClock
 
 __all__ = [
@@ -200,9 +208,11 @@ async def nexus_host(
     nexus_event_bus: RecordingEventBus,
     nexus_data_store: RecordingDataStore,
     nexus_services: RecordingServiceRegistry,
-) -> AsyncIterator[PluginHost]:
+) -> AsyncIterator[PluginHost | PluginGroup]:
     """A started host: the plugin initialized over the component fixtures, its routes mounted.
 
+    With ``@pytest.mark.nexus_plugins(...)``, a host of several plugins over
+    the same component fixtures (``nexus_host.plugins``, ``client_for(name)``).
     At teardown the plugin is shut down; the test fails if it leaked tasks,
     if shutdown raised or hung, or if a handler raised unacknowledged.
     """
@@ -213,16 +223,21 @@ async def nexus_host(
         for keyword, fixture in _OPTIONAL_COMPONENTS
         if fixture in request.fixturenames
     }
-    host = PluginHost(
-        nexus_plugin_path,
-        host_options(request.node),
-        manifest=nexus_manifest,
-        config_store=nexus_config_store,
-        event_bus=nexus_event_bus,
-        data_store=nexus_data_store,
-        services=nexus_services,
-        **optional,
-    )
+    host: PluginHost | PluginGroup
+    several = plugin_paths(request.node)
+    if several is not None:
+        host = _group(request, several, nexus_manifest, nexus_config_store, optional)
+    else:
+        host = PluginHost(
+            nexus_plugin_path,
+            host_options(request.node),
+            manifest=nexus_manifest,
+            config_store=nexus_config_store,
+            event_bus=nexus_event_bus,
+            data_store=nexus_data_store,
+            services=nexus_services,
+            **optional,
+        )
     track(request.node, host)
     try:
         await host.start()
@@ -232,6 +247,35 @@ async def nexus_host(
     await host.aclose()
     host.warn()
     _verify(host)
+
+
+def _group(
+    request: pytest.FixtureRequest,
+    paths: list[Path],
+    first: Manifest,
+    first_config: ConfigStore,
+    optional: dict[str, Any],
+) -> PluginGroup:
+    """The host of ``@pytest.mark.nexus_plugins``: the first plugin's manifest and
+    configuration are the fixtures', the components those of the test."""
+    from nexus_testkit import NexusTestkitError, load_manifest
+    from nexus_testkit.host import PluginGroup
+
+    try:
+        manifests = [first, *(load_manifest(p) for p in paths[1:])]
+        return PluginGroup(
+            paths,
+            host_options(request.node),
+            manifests=manifests,
+            config=plugins_config(request.node),
+            config_stores={first.name: first_config},
+            event_bus=request.getfixturevalue("nexus_event_bus"),
+            data_store=request.getfixturevalue("nexus_data_store"),
+            services=request.getfixturevalue("nexus_services"),
+            **optional,
+        )
+    except NexusTestkitError as exc:
+        fail_on(exc)
 
 
 @pytest.fixture
@@ -253,7 +297,7 @@ def nexus_client(nexus_host: PluginHost) -> AsyncClient:
     return nexus_host.client
 
 
-def _verify(obj: PluginHost | HostFactory | RecordingEventBus) -> None:
+def _verify(obj: PluginHost | PluginGroup | HostFactory | RecordingEventBus) -> None:
     from nexus_testkit import NexusAssertionError
 
     try:

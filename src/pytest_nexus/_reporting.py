@@ -99,10 +99,16 @@ def pytest_runtest_makereport(
                 recorded = host.describe_recorded()
                 if recorded:
                     report.sections.append(
-                        (f"nexus: recorded by {host.name} ({call.when})", recorded)
+                        (f"nexus: recorded by {_names(host)} ({call.when})", recorded)
                     )
     if call.when == "teardown":
         # Items live until the session ends: hosts kept here would keep every
         # plugin, app and fake of the run alive (and the collector busy).
         del item.stash[_HOSTS_KEY]
     return report
+
+
+def _names(host: Any) -> str:
+    # A host of several plugins records for all of them.
+    names = getattr(host, "names", None)
+    return ", ".join(names) if names else str(host.name)

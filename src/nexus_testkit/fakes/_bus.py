@@ -441,23 +441,32 @@ class RecordingEventBus(Standalone):
         name: str,
         data: Mapping[str, Any] | None = None,
         times: int | None = None,
+        *,
+        source: str | None = None,
     ) -> list[PublishedEvent]:
         """Assert ``name`` was published (``times`` times exactly, if given).
 
         ``data`` is a partial match: each listed key must be present and equal.
+        ``source`` is the plugin that published it: in a host of several
+        plugins the one whose bus it was published on, elsewhere the event's
+        own ``source`` (a name, or the platform's ``category.name``).
         Returns the matching events.
         """
         __tracebackhide__ = True
         matching = [
             e
             for e in self.published
-            if e.name == name and (data is None or _partial_match(e.data, data))
+            if e.name == name
+            and (data is None or _partial_match(e.data, data))
+            and (source is None or self._from(e, source))
         ]
         if (times is None and matching) or (times is not None and len(matching) == times):
             return matching
         what = f"event {name!r}"
         if data is not None:
             what += f" with data matching {dict(data)!r}"
+        if source is not None:
+            what += f" from {source!r}"
         expected = "at least once" if times is None else _times(times)
         got = f"published {_times(len(matching))}" if matching else "never published"
         raise NexusAssertionError(
@@ -524,8 +533,16 @@ class RecordingEventBus(Standalone):
 
     # ------------------------------------------------------------ formatting
 
+    def _from(self, e: PublishedEvent, source: str) -> bool:
+        origins = self._published.origins
+        if origins is not None:
+            return origins.of(e) == source
+        return e.source == source or (e.source or "").endswith("." + source)
+
     def _describe(self, e: PublishedEvent) -> str:
-        return f"{e.name} {e.data!r} (source: {e.source})"
+        origins = self._published.origins
+        by = f", by {origins.of(e) or 'the test'}" if origins is not None else ""
+        return f"{e.name} {e.data!r} (source: {e.source}{by})"
 
     def _published_listing(self) -> str:
         if not self.published:

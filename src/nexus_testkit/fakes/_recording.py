@@ -6,16 +6,59 @@ import functools
 from collections.abc import Callable, Iterable
 from typing import Any, Generic, TypeVar
 
-__all__ = ["CallList", "FlatRecording", "Standalone"]
+__all__ = ["CallList", "FlatRecording", "Origins", "Standalone"]
 
 T = TypeVar("T")
+
+
+class Origins:
+    """Which plugin made each record of a recording shared by several plugins.
+
+    Kept by identity of the record, so it survives the list being cleared,
+    sliced or filtered; a host of several plugins fills it (``host._views``).
+    """
+
+    def __init__(self) -> None:
+        self._by_id: dict[int, tuple[Any, str]] = {}
+
+    def mark(self, record: Any, plugin: str) -> None:
+        # The record is kept too: its id must not be reused while this lives.
+        self._by_id[id(record)] = (record, plugin)
+
+    def of(self, record: Any) -> str | None:
+        """The plugin that made ``record``; None for one the test made itself."""
+        entry = self._by_id.get(id(record))
+        return entry[1] if entry is not None and entry[0] is record else None
 
 
 class CallList(list[T], Generic[T]):
     """A list of records with ``called``, ``call_count`` and ``last``.
 
     It is a plain list otherwise: index it, iterate it, compare it, ``clear()`` it.
+    In a host of several plugins, :meth:`by` selects the records one plugin made.
     """
+
+    #: Set on the recordings of components shared by several plugins.
+    origins: Origins | None = None
+
+    def by(self, plugin: str) -> CallList[T]:
+        """The records ``plugin`` (a manifest name) made, in order.
+
+        Only the recordings of a host of several plugins know who made what;
+        anywhere else this raises ``LookupError`` saying so.
+        """
+        origins = self.origins
+        if origins is None:
+            raise LookupError(
+                f"by({plugin!r}): these records do not say which plugin made them; only "
+                "the components of a host of several plugins do "
+                "(PluginHost([...]) or @pytest.mark.nexus_plugins(...))"
+            )
+        return CallList(r for r in self if origins.of(r) == plugin)
+
+    def origin(self, record: T) -> str | None:
+        """The plugin that made ``record`` (None if unknown or made by the test)."""
+        return None if self.origins is None else self.origins.of(record)
 
     @property
     def called(self) -> bool:

@@ -1,7 +1,7 @@
 """The in-memory plugin host: importing a plugin, wiring it to the components
 as the platform's ``PluginManager`` does, mounting its routers behind an ASGI
 client, and the guards around every call into plugin code (time-outs, the
-network, tasks, blocking, logs)."""
+network, tasks, blocking, logs); several plugins in one host over shared components."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ _WHERE = {
     "HostOptions": "_options",
     "HostFactory": "_factory",
     "Leftovers": "_leftovers",
+    "PluginGroup": "_group",
     "PluginHost": "_host",
     "discover_plugins": "_discovery",
     "plugin_dir_problem": "_discovery",
@@ -29,6 +30,7 @@ __all__ = [
     "Leftovers",
     "LoadedPlugin",
     "NetworkBlockedError",
+    "PluginGroup",
     "PluginHost",
     "discover_plugins",
     "import_plugin",
@@ -40,6 +42,7 @@ __getattr__, __dir__ = attach(__name__, _WHERE)
 if TYPE_CHECKING:
     from ._discovery import discover_plugins, plugin_dir_problem
     from ._factory import HostFactory
+    from ._group import PluginGroup
     from ._host import PluginHost
     from ._leftovers import Leftovers
     from ._loader import LoadedPlugin, import_plugin, platform_plugin_class

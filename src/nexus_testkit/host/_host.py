@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -70,6 +70,9 @@ __all__ = ["PluginHost"]
 class PluginHost:
     """Runs one plugin against recording fakes and serves its routes in-process.
 
+    Given a list of plugin directories, ``PluginHost([...])`` is a host of
+    several plugins over shared components (:class:`~nexus_testkit.host.PluginGroup`).
+
     Use it as an async context manager::
 
         async with PluginHost("plugins/my_plugin", config={"api_key": "k"}) as host:
@@ -90,6 +93,17 @@ class PluginHost:
     network is blocked (pass ``http=`` to share one); exceptions the plugin
     only logged fail :meth:`verify` unless ``HostOptions(allow_errors=...)``.
     """
+
+    def __new__(
+        cls, path: Path | str | Sequence[Path | str] = "", *args: Any, **kwargs: Any
+    ) -> Any:
+        # PluginHost([a, b]) is a host of several plugins (_group.PluginGroup);
+        # path has a default for copy and pickle, which call __new__(cls) alone.
+        if cls is PluginHost and isinstance(path, list | tuple):
+            from ._group import PluginGroup
+
+            return PluginGroup(path, *args, **kwargs)
+        return super().__new__(cls)
 
     def __init__(
         self,
@@ -212,7 +226,7 @@ class PluginHost:
         masked at creation (``HostOptions(mask_logs=True)``, the default), so
         that with ``mask_logs=False`` a test can check what a plugin really logged.
         """
-        lines = [LOG_FORMAT.format(r) for r in self._capture.records]
+        lines = [LOG_FORMAT.format(r) for r in self.logs]
         return [self.masker(line) for line in lines] if mask else lines
 
     async def __aenter__(self) -> PluginHost:
@@ -407,10 +421,7 @@ class PluginHost:
         plugin = loaded.instance
         self.loaded = loaded
         self.plugin = plugin
-        # What PluginManager.load_plugin injects, plus the configuration.
-        plugin.db_adapter = self.data_store
-        plugin.event_bus = self.event_bus
-        plugin.service_registry = self.services
+        self._inject(plugin)
         category = getattr(plugin, "category", "") or ""
         name = getattr(plugin, "name", "") or ""
         plugin.config = self.config_store.for_instance(str(category), str(name))
@@ -419,6 +430,12 @@ class PluginHost:
             yield plugin
         finally:
             await self._shutdown(plugin)
+
+    def _inject(self, plugin: Any) -> None:
+        """What PluginManager.load_plugin injects (the configuration follows)."""
+        plugin.db_adapter = self.data_store
+        plugin.event_bus = self.event_bus
+        plugin.service_registry = self.services
 
     async def _initialize(self, plugin: Any, loaded: LoadedPlugin) -> None:
         what = f"{type(plugin).__name__}.initialize() of {loaded.file}"

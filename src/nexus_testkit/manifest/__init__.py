@@ -1,5 +1,6 @@
 """``manifest.json``: loading it into a typed :class:`Manifest` (every dialect real
-plugins use), and the rules a configuration value must meet."""
+plugins use), the rules a configuration value must meet, and the start order of
+several plugins from their declared dependencies."""
 
 from __future__ import annotations
 
@@ -9,6 +10,11 @@ from .._lazy import attach
 
 _WHERE = {
     "MISSING": "_load",
+    "MissingDependency": "_dependencies",
+    "declared_dependencies": "_dependencies",
+    "dependency_cycle": "_dependencies",
+    "dependency_order": "_dependencies",
+    "missing_dependencies": "_dependencies",
     "ConfigOption": "_load",
     "Endpoint": "_load",
     "EventSpec": "_load",
@@ -25,15 +31,27 @@ __all__ = [
     "Endpoint",
     "EventSpec",
     "Manifest",
+    "MissingDependency",
     "Violation",
     "check_value",
+    "declared_dependencies",
+    "dependency_cycle",
+    "dependency_order",
     "load_manifest",
     "manifest_path_of",
+    "missing_dependencies",
     "violations",
 ]
 __getattr__, __dir__ = attach(__name__, _WHERE)
 
 if TYPE_CHECKING:
+    from ._dependencies import (
+        MissingDependency,
+        declared_dependencies,
+        dependency_cycle,
+        dependency_order,
+        missing_dependencies,
+    )
     from ._load import (
         MISSING,
         ConfigOption,

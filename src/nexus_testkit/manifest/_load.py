@@ -424,9 +424,13 @@ def _dependencies(b: _Builder, value: object) -> tuple[str, ...]:
         return tuple(names)
     deps = b.expect(value, dict, "dependencies", "an array or an object")
     for key, spec in deps.items():
-        # {"plugins": ["a", "b"]} groups names; {"a": ">=1.0"} maps a name to a version.
+        # {"plugins": ["a", "b"]} groups names; {"a": ">=1.0"} maps a name to a version;
+        # another list ({"python": ["requests"]}) names packages, not plugins (the rule
+        # of manifest._dependencies.declared_dependencies).
         if isinstance(spec, list):
-            names.extend(b.str_list(spec, f"dependencies.{key}"))
+            listed = b.str_list(spec, f"dependencies.{key}")
+            if key == "plugins":
+                names.extend(listed)
         else:
             names.append(key)
     return tuple(names)
