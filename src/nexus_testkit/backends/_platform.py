@@ -324,6 +324,7 @@ class PlatformServiceRegistry(RecordingServiceRegistry):
         super().unregister(name)
 
     def get(self, name: str) -> Any | None:
+        self.lookups.append(name)
         return self.real.get(name)
 
     def get_by_interface(self, interface: type) -> list[Any]:
@@ -331,6 +332,7 @@ class PlatformServiceRegistry(RecordingServiceRegistry):
         return result
 
     def has_service(self, name: str) -> bool:
+        self.lookups.append(name)
         return bool(self.real.has_service(name))
 
     def list_services(self) -> list[str]:

@@ -11,6 +11,12 @@ check reads when it was recorded anyway, without making its probe run.
 The checks live in ``contract/checks/<area>.py``; :data:`CHECKS` is their
 order (the docs table and the pytest items are generated from it).  Importing
 this module imports no plugin code, FastAPI or hypothesis.
+
+Checks over a set of plugins (``ecosystem.*``, in ``checks/ecosystem.py``)
+are declared with ``@set_check``: a function of the
+:class:`~._ecosystem.Ecosystem` (what each plugin's own run recorded) that
+returns a :class:`Verdict`.  They are :data:`ECOSYSTEM_CHECKS`, never part of
+a plugin's own results.
 """
 
 from __future__ import annotations
@@ -20,11 +26,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
+    from ._ecosystem import Ecosystem
     from ._evidence import Evidence
 
 __all__ = [
     "CHECKS",
     "CHECKS_BY_ID",
+    "ECOSYSTEM_CHECKS",
+    "ECOSYSTEM_CHECKS_BY_ID",
     "KNOWN_PERMISSIONS",
     "Check",
     "Severity",
@@ -33,6 +42,7 @@ __all__ = [
     "failed",
     "parse_skip",
     "passed",
+    "set_check",
     "skip_for",
     "skipped",
     "unknown_skips",
@@ -73,6 +83,7 @@ def skipped(reason: str) -> Verdict:
 
 
 Judge = Callable[["Evidence"], "Verdict | None"]
+SetJudge = Callable[["Ecosystem"], "Verdict | None"]
 
 
 @dataclass(frozen=True)
@@ -90,6 +101,8 @@ class Check:
     needs: frozenset[str] = frozenset()
     uses: frozenset[str] = frozenset()
     judge: Judge | None = field(default=None, compare=False, repr=False)
+    #: The judge of a check over a set of plugins (``ecosystem.*``), instead of ``judge``.
+    set_judge: SetJudge | None = field(default=None, compare=False, repr=False)
 
     @property
     def area(self) -> str:
@@ -127,6 +140,29 @@ def check(
     return register
 
 
+_SET_REGISTRY: dict[str, Check] = {}
+
+
+def set_check(
+    check_id: str, *, severity: Severity, description: str, fix: str
+) -> Callable[[SetJudge], SetJudge]:
+    """Declare the decorated function as the check over a set of plugins ``check_id``."""
+
+    def register(judge: SetJudge) -> SetJudge:
+        if check_id in _SET_REGISTRY or check_id in _REGISTRY:
+            raise RuntimeError(f"contract check {check_id!r} is declared twice")
+        _SET_REGISTRY[check_id] = Check(
+            check_id,
+            severity,
+            " ".join(description.split()),
+            " ".join(fix.split()),
+            set_judge=judge,
+        )
+        return judge
+
+    return register
+
+
 #: Permission names the contract knows; others are reported as a warning.
 KNOWN_PERMISSIONS = (
     "database.read",
@@ -150,6 +186,9 @@ def _load() -> tuple[Check, ...]:
 
 CHECKS: tuple[Check, ...] = _load()
 CHECKS_BY_ID = {c.id: c for c in CHECKS}
+#: The checks over the set of plugins given together, in the order of the report.
+ECOSYSTEM_CHECKS: tuple[Check, ...] = tuple(_SET_REGISTRY.values())
+ECOSYSTEM_CHECKS_BY_ID = {c.id: c for c in ECOSYSTEM_CHECKS}
 
 
 def parse_skip(text: str) -> tuple[str, str] | None:
@@ -174,7 +213,11 @@ def _split(key: str) -> tuple[str | None, str]:
 
 def unknown_skips(skip: Iterable[str]) -> list[str]:
     """The keys of ``skip`` (``ID`` or ``PLUGIN:ID``) that name no check."""
-    return sorted(k for k in skip if _split(k)[1] not in CHECKS_BY_ID)
+    return sorted(
+        k
+        for k in skip
+        if _split(k)[1] not in CHECKS_BY_ID and _split(k)[1] not in ECOSYSTEM_CHECKS_BY_ID
+    )
 
 
 def skip_for(skip: Mapping[str, str], names: Iterable[str]) -> dict[str, str]:

@@ -175,6 +175,8 @@ class Evidence:
     # recorded by every host -----------------------------------------------
     buses: list[Any] = field(default_factory=list)
     stores: list[Any] = field(default_factory=list)
+    #: Service registries the plugin saw (its registrations and lookups: ecosystem.services).
+    registries: list[Any] = field(default_factory=list)
     responses: list[tuple[str, str]] = field(default_factory=list)
     log_records: list[logging.LogRecord] = field(default_factory=list)
     #: Records at ERROR or above carrying an exception (robustness.swallowed_errors).

@@ -315,6 +315,8 @@ class Session:
             self.ev.buses.append(host.event_bus)
         if host.data_store not in self.ev.stores:
             self.ev.stores.append(host.data_store)
+        if host.services not in self.ev.registries:
+            self.ev.registries.append(host.services)
         return host
 
     # -- running ---------------------------------------------------------------
@@ -479,6 +481,7 @@ class Session:
         instance.db_adapter = RecordingDataStore(connected=True)
         instance.event_bus = RecordingEventBus()
         instance.service_registry = RecordingServiceRegistry()
+        self.ev.registries.append(instance.service_registry)
 
     async def _call(self, label: str, during: str, call: Any) -> Attempt:
         self.monitor.during = during

@@ -19,7 +19,7 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .._describe import describe_exception
 from .._errors import NexusOptionsError
@@ -27,12 +27,23 @@ from .._interrupts import watching_ctrl_c
 from .._settings import DEFAULT_SIMULATE
 from ..backends import check_backend
 from ..host._options import check_positive
-from ._checks import CHECKS, CHECKS_BY_ID, Check, Verdict, skip_for, unknown_skips
+from ._checks import (
+    CHECKS,
+    CHECKS_BY_ID,
+    ECOSYSTEM_CHECKS_BY_ID,
+    Check,
+    Verdict,
+    skip_for,
+    unknown_skips,
+)
 from ._evidence import Evidence
 from ._exercise import walk_routes as _walk_routes  # noqa: F401 - tests/test_host.py uses it
 from ._leaks import watching_leaks
 from ._probes import PROBES, HostSettings, Session, probe_of
 from .checks._util import bullets as _bullets  # noqa: F401 - tests/test_output.py uses it
+
+if TYPE_CHECKING:
+    from ._ecosystem import PluginFacts
 
 __all__ = ["CheckResult", "ContractOptions", "Outcome", "PluginReport", "run_contract"]
 
@@ -67,7 +78,7 @@ class ContractOptions:
         if unknown:
             raise NexusOptionsError(
                 f"{', '.join(map(repr, unknown))} is not a contract check. Valid checks: "
-                f"{', '.join(CHECKS_BY_ID)}."
+                f"{', '.join([*CHECKS_BY_ID, *ECOSYSTEM_CHECKS_BY_ID])}."
             )
         missing = [
             cid
@@ -163,6 +174,9 @@ class PluginReport:
     output: dict[str, str] = field(default_factory=dict)
     #: What the isolation did besides the checks (processes killed, output cut).
     notes: list[str] = field(default_factory=list)
+    #: What the run recorded for the checks over a set of plugins (``ecosystem.*``);
+    #: not part of :meth:`to_json` (the worker sends it beside the report).
+    facts: PluginFacts | None = None
 
     def result(self, check_id: str) -> CheckResult:
         for r in self.results:
@@ -263,9 +277,19 @@ async def run_contract(path: Path | str, options: ContractOptions | None = None)
     results = [_result(c, ev, skip, stopped=error is not None) for c in CHECKS]
     name = ev.manifest.name if ev.manifest is not None else None
     report = PluginReport(directory, name, results)
+    report.facts = _facts(ev)
     report.error = error and ev.masker(error)
     report.duration = loop.time() - started
     return report
+
+
+def _facts(ev: Evidence) -> PluginFacts | None:
+    from ._ecosystem import facts_of
+
+    try:
+        return facts_of(ev)
+    except Exception:  # a bug of ours; the set checks fall back to the manifest
+        return None
 
 
 def _manifest_name(directory: Path) -> str:

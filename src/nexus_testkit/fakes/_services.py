@@ -23,13 +23,16 @@ class RecordingServiceRegistry(Standalone):
 
     As on the platform, registering a name twice replaces the service (and
     lists the name twice under its interface); ``get`` of an unknown name is
-    ``None``; ``unregister`` of an unknown name does nothing.
+    ``None``; ``unregister`` of an unknown name does nothing.  ``lookups``
+    lists the names asked for with ``get`` and ``has_service``, found or not
+    (the contract's ``ecosystem.services`` reads them).
     """
 
     def __init__(self) -> None:
         self._services: dict[str, Any] = {}
         self._interfaces: dict[type, list[str]] = {}
         self.calls: CallList[ServiceCall] = CallList()
+        self.lookups: CallList[str] = CallList()
 
     def register(self, name: str, service: Any, interface: type | None = None) -> None:
         self._services[name] = service
@@ -46,6 +49,7 @@ class RecordingServiceRegistry(Standalone):
             self.calls.append(ServiceCall("unregister", name, service, None))
 
     def get(self, name: str) -> Any | None:
+        self.lookups.append(name)
         return self._services.get(name)
 
     def get_by_interface(self, interface: type) -> list[Any]:
@@ -53,6 +57,7 @@ class RecordingServiceRegistry(Standalone):
         return [self._services[n] for n in names if n in self._services]
 
     def has_service(self, name: str) -> bool:
+        self.lookups.append(name)
         return name in self._services
 
     def list_services(self) -> list[str]:

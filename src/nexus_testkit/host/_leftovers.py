@@ -107,8 +107,10 @@ class Leftovers:
             for handler in handlers:
                 self.subscriptions.append((event_name, handler_name(handler)))
         registered = getattr(plugin, "_registered_services", ()) or ()
+        # list_services(), not has_service(): the registry records lookups as the plugin's.
+        present = set(services.list_services())
         for service in sorted(registered):
-            if services.has_service(service):
+            if service in present:
                 self.services.append(service)
 
     def verify(

@@ -500,6 +500,8 @@ class _Supervision:
             except ValueError:
                 report = None
                 self.crash = {"error": "the worker sent a report that is not one"}
+            if report is not None:
+                report.facts = _facts(self.report.get("facts"))
         if report is None:
             report = self._dead_report(seconds)
         for name, stream in (("stdout", self.stdout), ("stderr", self.stderr)):
@@ -662,6 +664,17 @@ def _signal_name(number: int) -> str:
         return signal.Signals(number).name
     except ValueError:
         return f"signal {number}"
+
+
+def _facts(document: Any) -> Any:
+    """The worker's facts for the set checks; ``None`` (the manifest is read instead) if
+    they are not facts."""
+    from ..contract._ecosystem import PluginFacts
+
+    try:
+        return PluginFacts.from_json(document)
+    except ValueError:
+        return None
 
 
 def _number(value: Any) -> float:

@@ -16,7 +16,8 @@ child tells the parent, one JSON object per line:
   or signals its own process (with the plugin's frame that did);
 - ``{"crash": ...}`` when the contract run ended by an exception no check
   could hold (SystemExit in a task, KeyboardInterrupt);
-- ``{"report": ..., "duration": ..., "killed": [...]}`` at the end.
+- ``{"report": ..., "duration": ..., "killed": [...], "facts": ...}`` at the
+  end (``facts``: what the checks over a set of plugins read).
 
 The plugin's fd 1 and 2 are pipes the parent drains; fatal signals and the
 parent's SIGUSR1 make faulthandler dump every thread's stack into a third.
@@ -255,5 +256,6 @@ def _main(request: dict[str, Any], fds: list[int]) -> int:
         )
         return 70
     killed = _leftovers()
-    channel.send(report=report.to_json(), duration=report.duration, killed=killed)
+    facts = report.facts.to_json() if report.facts is not None else None
+    channel.send(report=report.to_json(), duration=report.duration, killed=killed, facts=facts)
     return 0

@@ -119,11 +119,17 @@ class Endpoint:
 
 @dataclass(frozen=True, slots=True)
 class EventSpec:
-    """The ``events`` section: declared publications, subscriptions and payload schemas."""
+    """The ``events`` section: declared publications, subscriptions and payload schemas.
+
+    ``external`` names subscribed events that no plugin publishes: the
+    platform core or a system outside it does (``"external": ["user.deleted"]``);
+    ``ecosystem.events`` does not look for a publisher of those.
+    """
 
     publishes: tuple[str, ...] = ()
     subscribes: tuple[str, ...] = ()
     schemas: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    external: tuple[str, ...] = ()
 
     @property
     def declared(self) -> bool:
@@ -444,6 +450,7 @@ def _events(b: _Builder, value: object) -> EventSpec:
     subscribes = (
         b.str_list(events["subscribes"], "events.subscribes") if "subscribes" in events else ()
     )
+    external = b.str_list(events["external"], "events.external") if "external" in events else ()
     schemas: dict[str, Mapping[str, Any]] = {}
     if "schemas" in events:
         raw = b.expect(events["schemas"], dict, "events.schemas", "an object of JSON Schemas")
@@ -451,7 +458,7 @@ def _events(b: _Builder, value: object) -> EventSpec:
             schemas[event_name] = b.expect(
                 schema, dict, f"events.schemas.{event_name}", "a JSON Schema object"
             )
-    return EventSpec(publishes=publishes, subscribes=subscribes, schemas=schemas)
+    return EventSpec(publishes=publishes, subscribes=subscribes, schemas=schemas, external=external)
 
 
 def _endpoints(b: _Builder, value: object) -> tuple[Endpoint, ...]:

@@ -25,6 +25,8 @@ AREAS = (
     "robustness",
     "store",
     "security",
+    # Checks over the set of plugins given together (@set_check), not of one plugin.
+    "ecosystem",
 )
 
 

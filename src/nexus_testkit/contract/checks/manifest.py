@@ -139,7 +139,7 @@ def schema_problems(manifest: object) -> list[str]:
                     f"configuration.{key}: min {option.minimum} is above max {option.maximum}"
                 )
     events = m.events  # type: ignore[attr-defined]
-    for section in ("publishes", "subscribes"):
+    for section in ("publishes", "subscribes", "external"):
         for i, event in enumerate(getattr(events, section)):
             if not _EVENT.match(event):
                 problems.append(f"events.{section}[{i}]: {event!r} is not a dotted event name")
