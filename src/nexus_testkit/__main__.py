@@ -3,7 +3,9 @@
 Exit status of ``check``: 0 when no error-level check failed (with
 ``--strict``, no warning either), 1 when one did, 2 for a usage error or a
 path that is not a plugin directory at all (neither manifest.json nor
-plugin.py); the other plugins of the run are still checked.
+plugin.py); the other plugins of the run are still checked.  Given two or
+more plugin directories, ``check`` also runs the checks over the set
+(``ecosystem.*``), reported in a block and a JSON section of their own.
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .contract._ecosystem import EcosystemReport
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -120,6 +125,7 @@ def _check(args: argparse.Namespace) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_USAGE
         reports: list[PluginReport] = []
+        ecosystem: EcosystemReport | None = None
         errors: list[dict[str, Any]] = []
         for raw in args.paths:
             path = Path(raw)
@@ -135,26 +141,35 @@ def _check(args: argparse.Namespace) -> int:
                 return EXIT_USAGE
             # Written after each plugin: a run that dies halfway leaves a valid report.
             _write(args.output, report_json(reports, errors))
-    _write(args.output, report_json(reports, errors))
+        if len(reports) > 1:
+            from .contract._ecosystem import run_ecosystem
+
+            ecosystem = run_ecosystem(reports, options.skip)
+    _write(args.output, report_json(reports, errors, ecosystem))
     if args.json:
-        print(report_json(reports, errors))
+        print(report_json(reports, errors, ecosystem))
     elif reports:
-        print(report_text(reports, verbose=args.verbose))
+        print(report_text(reports, verbose=args.verbose, ecosystem=ecosystem))
     if errors:
         return EXIT_USAGE
-    return EXIT_OK if all(r.ok(strict=args.strict) for r in reports) else EXIT_FAILED
+    ok = all(r.ok(strict=args.strict) for r in reports)
+    if ecosystem is not None and not ecosystem.ok(strict=args.strict):
+        ok = False
+    return EXIT_OK if ok else EXIT_FAILED
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "checks":
-        from .contract._checks import CHECKS
-        from .contract._report import checks_markdown
+        from .contract._checks import CHECKS, ECOSYSTEM_CHECKS
+        from .contract._report import checks_markdown, ecosystem_markdown
 
         if args.markdown:
-            print(checks_markdown(), end="")
+            # The checks of each plugin, then (a table of their own) those over a set.
+            print(checks_markdown())
+            print(ecosystem_markdown(), end="")
         else:
-            for c in CHECKS:
+            for c in (*CHECKS, *ECOSYSTEM_CHECKS):
                 print(f"{c.id:34} {c.severity:8} {c.description}")
         return EXIT_OK
     return _check(args)

@@ -4,6 +4,11 @@ Imported only when ``--nexus-plugin`` or the ``nexus_plugins`` ini option
 names a plugin, or when a test module calls :func:`contract_tests`.  The
 first item of a plugin runs the whole contract once (in its own event
 loop); each item then reports its check's outcome.
+
+Given two or more plugins, the checks over the set (``ecosystem.*``) are
+items of their own, under the node ``ecosystem[<dir>+<dir>...]``: the first
+of them judges the facts the plugins' own runs recorded (running a plugin's
+contract first if this process has not, as under pytest-xdist).
 """
 
 from __future__ import annotations
@@ -17,8 +22,9 @@ import pytest
 
 from nexus_testkit._describe import escape_control
 from nexus_testkit._errors import NexusContractWarning
-from nexus_testkit.contract._checks import CHECKS, Check
-from nexus_testkit.contract._runner import ContractOptions, PluginReport
+from nexus_testkit.contract._checks import CHECKS, ECOSYSTEM_CHECKS, Check
+from nexus_testkit.contract._ecosystem import EcosystemReport, run_ecosystem
+from nexus_testkit.contract._runner import CheckResult, ContractOptions, PluginReport
 from nexus_testkit.isolation import IsolationError, IsolationOptions, check_plugin, shared_pool
 
 from ._tracebacks import MessageRepr
@@ -57,6 +63,20 @@ def _report(path: Path, options: ContractOptions, isolation: IsolationOptions) -
     return report
 
 
+_ecosystems: dict[tuple[Any, ...], EcosystemReport] = {}
+
+
+def _ecosystem(
+    plugins: tuple[Path, ...], options: ContractOptions, isolation: IsolationOptions
+) -> EcosystemReport:
+    key = (tuple(p.resolve() for p in plugins), tuple(sorted(options.skip.items())), isolation)
+    report = _ecosystems.get(key)
+    if report is None:
+        report = run_ecosystem([_report(p, options, isolation) for p in plugins], options.skip)
+        _ecosystems[key] = report
+    return report
+
+
 def _skip(reason: str) -> None:
     __tracebackhide__ = True
     try:
@@ -81,8 +101,12 @@ def _outcome(report: PluginReport, check: Check, strict: bool) -> None:
     __tracebackhide__ = True
     if report.error is not None:
         raise ContractFailure(f"{report.path}: {report.error}")
-    result = report.result(check.id)
-    label = f"{report.name or report.path} {check.id}"
+    _result_outcome(report.result(check.id), check, f"{report.name or report.path}", strict)
+
+
+def _result_outcome(result: CheckResult, check: Check, subject: str, strict: bool) -> None:
+    __tracebackhide__ = True
+    label = f"{subject} {check.id}"
     if result.outcome == "skipped":
         _skip(escape_control(f"{label}: {result.message}"))
     if result.outcome == "failed" or (result.outcome == "warning" and strict):
@@ -172,6 +196,87 @@ class ContractFile(pytest.File):
             )
 
 
+class EcosystemItem(pytest.Item):
+    """One check over the set of plugins given together."""
+
+    def __init__(
+        self,
+        *,
+        check: Check,
+        plugins: tuple[Path, ...],
+        options: ContractOptions,
+        strict: bool,
+        isolation: IsolationOptions,
+        **kw: Any,
+    ) -> None:
+        super().__init__(**kw)
+        self.check = check
+        self.plugins = plugins
+        self.options = options
+        self.strict = strict
+        self.isolation = isolation
+        self.add_marker(pytest.mark.nexus_contract)
+
+    def runtest(self) -> None:
+        report = _ecosystem(self.plugins, self.options, self.isolation)
+        _result_outcome(
+            report.result(self.check.id), self.check, f"ecosystem {report.label}", self.strict
+        )
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, ContractFailure):
+            fix = excinfo.value.fix or self.check.fix
+            return MessageRepr(f"{excinfo.value}\nFix: {fix}", self.parent.name)  # type: ignore[union-attr]
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, 0, f"nexus {self.parent.name}: {self.check.id}"  # type: ignore[union-attr]
+
+
+class EcosystemSet(pytest.Collector):
+    """The checks over one set of plugins (node id ``ecosystem[<dir>+<dir>]::<check id>``)."""
+
+    def __init__(
+        self,
+        *,
+        plugins: tuple[Path, ...],
+        options: ContractOptions,
+        strict: bool,
+        isolation: IsolationOptions,
+        **kw: Any,
+    ) -> None:
+        super().__init__(**kw)
+        self.plugins = plugins
+        self.options = options
+        self.strict = strict
+        self.isolation = isolation
+        self.keywords["ecosystem"] = True
+
+    def collect(self) -> Iterator[pytest.Item]:
+        for check in ECOSYSTEM_CHECKS:
+            yield EcosystemItem.from_parent(
+                self,
+                name=check.id,
+                check=check,
+                plugins=self.plugins,
+                options=self.options,
+                strict=self.strict,
+                isolation=self.isolation,
+            )
+
+
+def _collected(session: pytest.Session, node: pytest.Collector) -> list[pytest.Item]:
+    """The items of ``node``, through the collection hooks (the terminal counts them)."""
+    collected = list(node.collect())
+    for item in collected:
+        assert isinstance(item, pytest.Item)
+        session.config.hook.pytest_itemcollected(item=item)
+    session.config.hook.pytest_collectreport(
+        report=pytest.CollectReport(node.nodeid, "passed", None, list[Any](collected))
+    )
+    return collected  # type: ignore[return-value]
+
+
 def contract_items(
     session: pytest.Session,
     plugins: list[Path],
@@ -199,14 +304,19 @@ def contract_items(
             strict=strict,
             isolation=isolation,
         )
-        collected = list(node.collect())
-        # Through the collection hooks, so the terminal's "collected N items" counts them.
-        for item in collected:
-            session.config.hook.pytest_itemcollected(item=item)
-        session.config.hook.pytest_collectreport(
-            report=pytest.CollectReport(node.nodeid, "passed", None, list[Any](collected))
+        items.extend(_collected(session, node))
+    if len(plugins) > 1:
+        name = "ecosystem[" + "+".join(p.name or str(p) for p in plugins) + "]"
+        ecosystem = EcosystemSet.from_parent(
+            session,
+            name=name,
+            nodeid=name,
+            plugins=tuple(plugins),
+            options=options,
+            strict=strict,
+            isolation=isolation,
         )
-        items.extend(collected)
+        items.extend(_collected(session, ecosystem))
     return items
 
 

@@ -8,7 +8,11 @@ failed; at the end of the run each plugin gets a line such as::
 The counts come from the contract items' reports (they carry the
 ``nexus_contract`` keyword; the node id is ``<plugin dir>/manifest.json::<check
 id>``) and from the warnings recorded for them, so they also add up under
-pytest-xdist, where reports reach the controller.
+pytest-xdist, where reports reach the controller.  The checks over a set of
+plugins (node id ``ecosystem[<dir>+<dir>]::<check id>``) get a line of their
+own::
+
+    nexus ecosystem task_manager + notifications: 4 passed, 1 warning (ecosystem.events)
 """
 
 from __future__ import annotations
@@ -57,8 +61,13 @@ class ContractTally:
                     ("skipped", "skipped", False),
                 )
             ]
+            counts = ", ".join(p for p in parts if p)
+            if plugin.startswith("ecosystem[") and plugin.endswith("]"):
+                members = plugin.removeprefix("ecosystem[").removesuffix("]").replace("+", " + ")
+                lines.append(f"nexus ecosystem {members}: {counts}")
+                continue
             name = plugin.rstrip("/").rpartition("/")[2] or plugin
-            lines.append(f"nexus contract {name}: " + ", ".join(p for p in parts if p))
+            lines.append(f"nexus contract {name}: {counts}")
         return lines
 
 

@@ -55,14 +55,16 @@ def dependencies(ecosystem: Ecosystem) -> Verdict | None:
 def events(ecosystem: Ecosystem) -> Verdict | None:
     published = {e for p in ecosystem.plugins for e in p.publishes}
     unheard = [
-        f"{p.label} subscribes to {event!r}, which no plugin of the set ({_given(ecosystem)}) "
-        "publishes"
+        f"{p.label} subscribes to {event!r}"
         for p in ecosystem.plugins
         for event in p.subscribes
         if event not in published and event not in p.external
     ]
     if unheard:
-        return failed(bullets(unheard))
+        return failed(
+            f"events subscribed to that no plugin of the set ({_given(ecosystem)}) publishes "
+            f"and no manifest declares in events.external:\n{bullets(unheard)}"
+        )
     return None
 
 
@@ -85,18 +87,18 @@ def services(ecosystem: Ecosystem) -> Verdict | None:
         for service in p.looks_up:
             by = registrars.get(service, [])
             if not by:
-                problems.append(
-                    f"{p.label} looks up the service {service!r}, which no plugin of the set "
-                    f"({_given(ecosystem)}) registers"
-                )
+                problems.append(f"{p.label} looks up {service!r}, which no plugin registers")
             elif not any(r.name in required for r in by):
                 names = ", ".join(sorted({str(r.name) for r in by}))
                 problems.append(
-                    f"{p.label} looks up the service {service!r}, registered by {names}, "
-                    f"which is not among its dependencies: the platform may start it first"
+                    f"{p.label} looks up {service!r}, registered by {names}, which is not "
+                    "among its dependencies (the platform may start it first)"
                 )
     if problems:
-        return failed(bullets(problems))
+        return failed(
+            f"services looked up that no dependency of the plugin registers (the set: "
+            f"{_given(ecosystem)}):\n{bullets(problems)}"
+        )
     return None
 
 
@@ -123,7 +125,7 @@ def names(ecosystem: Ecosystem) -> Verdict | None:
         if len(plugins) > 1
     ]
     if clashes:
-        return failed(bullets(clashes))
+        return failed(f"plugins of the set claim the same names:\n{bullets(clashes)}")
     return None
 
 

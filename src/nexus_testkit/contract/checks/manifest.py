@@ -143,6 +143,12 @@ def schema_problems(manifest: object) -> list[str]:
         for i, event in enumerate(getattr(events, section)):
             if not _EVENT.match(event):
                 problems.append(f"events.{section}[{i}]: {event!r} is not a dotted event name")
+    for i, event in enumerate(events.external):
+        if event not in events.subscribes:
+            problems.append(
+                f"events.external[{i}]: {event!r} is not in events.subscribes (external names "
+                "subscribed events that come from outside the plugins)"
+            )
     for i, endpoint in enumerate(m.api_endpoints):  # type: ignore[attr-defined]
         if endpoint.method not in HTTP_METHODS:
             problems.append(f"api_endpoints[{i}].method: {endpoint.method!r} is not an HTTP method")
