@@ -26,7 +26,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from nexus_testkit.contract._checks import CHECKS, CHECKS_BY_ID
+from nexus_testkit.contract._checks import CHECKS, CHECKS_BY_ID, ECOSYSTEM_CHECKS
 from nexus_testkit.contract._report import report_json, report_schema
 from nexus_testkit.contract._runner import ContractOptions, PluginReport, run_contract
 
@@ -972,12 +972,15 @@ def test_cli_simulate_sets_the_simulated_time(cli):
 def test_cli_checks_markdown_lists_every_check(cli):
     run = cli["runs"]["markdown"]
     assert run.returncode == 0, run.stderr
-    lines = run.stdout.splitlines()
-    assert lines[0] == "| id | severity | what it checks | how to fix a failure |"
-    rows = [line for line in lines[2:] if line.startswith("| `")]
-    assert [row.split("`")[1] for row in rows] == [c.id for c in CHECKS]
-    for check, row in zip(CHECKS, rows, strict=True):
-        assert f"| {check.severity} |" in row
+    # Two tables: the checks of each plugin, then those over a set of plugins.
+    plugin_table, set_table = run.stdout.split("\n\n")
+    for table, checks in ((plugin_table, CHECKS), (set_table, ECOSYSTEM_CHECKS)):
+        lines = table.splitlines()
+        assert lines[0] == "| id | severity | what it checks | how to fix a failure |"
+        rows = [line for line in lines[2:] if line.startswith("| `")]
+        assert [row.split("`")[1] for row in rows] == [c.id for c in checks]
+        for check, row in zip(checks, rows, strict=True):
+            assert f"| {check.severity} |" in row
 
 
 # ------------------------------------------------------------------ the registry

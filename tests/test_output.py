@@ -9,13 +9,14 @@ import textwrap
 
 import pytest
 
-from nexus_testkit.contract._checks import CHECKS
+from nexus_testkit.contract._checks import CHECKS, ECOSYSTEM_CHECKS
 from nexus_testkit.contract._runner import _bullets
 
 from ._helpers import EXAMPLES, MINIMAL_PLUGIN, needs_platform, write_plugin
 
 #: Checks of a plugin that passes all but the one skipped (and the one failed or warned).
 ALL = len(CHECKS)
+ECO = len(ECOSYSTEM_CHECKS)
 
 REPO_CONTRACT = EXAMPLES.parent.parent / "tests" / "contract_plugins"
 
@@ -323,14 +324,17 @@ def test_a_contract_run_ends_with_one_line_per_plugin(pytester: pytest.Pytester)
         "-W",
         "always::UserWarning",
     )
-    result.assert_outcomes(passed=3 * ALL - 4, failed=1, skipped=3)
+    # Three plugins: each checked alone as before, then the checks over the set.
+    result.assert_outcomes(passed=3 * ALL - 4 + ECO, failed=1, skipped=3)
     result.stdout.fnmatch_lines(
         [
             f"nexus contract my_awesome_plugin: {ALL - 1} passed, 1 skipped",
             f"nexus contract handler_fragile: {ALL - 2} passed, 1 warning "
             "(events.handlers_robust), 1 skipped",
             f"nexus contract secret_in_log: {ALL - 2} passed, 1 failed (config.secrets), 1 skipped",
-            f"*= 1 failed, {3 * ALL - 4} passed, 3 skipped, * in *",
+            f"nexus ecosystem my_awesome_plugin + handler_fragile + secret_in_log: {ECO - 1} "
+            "passed, 1 warning (ecosystem.events)",
+            f"*= 1 failed, {3 * ALL - 4 + ECO} passed, 3 skipped, * in *",
         ]
     )
 

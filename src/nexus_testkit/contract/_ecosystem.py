@@ -218,10 +218,20 @@ class Ecosystem:
         return seen
 
     def manifests(self) -> list[Any]:
-        """The plugins' loaded :class:`~nexus_testkit.manifest.Manifest` objects."""
-        from ..manifest._load import load_manifest
+        """The plugins as :class:`~nexus_testkit.manifest.Manifest` objects holding what the
+        dependency order reads (name, category, dependencies), built from the facts."""
+        from ..manifest._load import Manifest
 
-        return [load_manifest(p.manifest) for p in self.plugins]
+        return [
+            Manifest(
+                path=Path(p.manifest),
+                raw={"dependencies": list(p.dependencies)},
+                name=str(p.name),
+                category=p.category,
+                dependencies=p.dependencies,
+            )
+            for p in self.plugins
+        ]
 
     def note(self) -> str:
         """A line naming the plugins left out, for the end of a message (empty without any)."""
