@@ -28,7 +28,7 @@ from nexus_testkit.contract._ecosystem import (
 )
 from nexus_testkit.contract._report import report_json, report_schema, report_text
 from nexus_testkit.contract._runner import ContractOptions, PluginReport
-from nexus_testkit.isolation import IsolationOptions, check_plugin
+from nexus_testkit.isolation import IsolationOptions, check_plugin, start_together
 
 SETS = Path(__file__).resolve().parent / "contract_sets"
 #: A loaded machine (2 cores, other suites running) can block a start for 0.2 s.
@@ -82,6 +82,15 @@ FAILS: dict[str, tuple[str, str, list[str]]] = {
             "start it first)",
         ],
     ),
+    "start_fails": (
+        "ecosystem.start",
+        "failed",
+        [
+            "*the plugins did not start together (in the order provider -> client):",
+            "*start_fails/client/plugin.py: initialize() raised AttributeError: 'Directory' "
+            "object has no attribute 'lookup_user'",
+        ],
+    ),
     "names_twin": (
         "ecosystem.names",
         "failed",
@@ -94,6 +103,16 @@ FAILS: dict[str, tuple[str, str, list[str]]] = {
         ],
     ),
 }
+
+
+#: Checks that, failing, leave ecosystem.start skipped: the set cannot be started.
+BLOCKING = ("ecosystem.dependencies", "ecosystem.names")
+
+
+def expected(name: str) -> dict[str, str]:
+    """The ecosystem checks of set ``name`` that do not pass, and their outcomes."""
+    check_id, outcome, _ = FAILS[name]
+    return {check_id: outcome, **({"ecosystem.start": "skipped"} if check_id in BLOCKING else {})}
 
 
 def members(name: str) -> list[Path]:
@@ -246,6 +265,64 @@ def test_a_worker_that_died_is_judged_on_its_manifest(tmp_path: Path) -> None:
     assert "'lonely' depends on 'absent'" in result.message
 
 
+# ------------------------------------------------------------------ starting the set
+
+
+def _copy_set(tmp_path: Path, name: str, edit: dict[str, tuple[str, str]]) -> list[Path]:
+    """A copy of set ``name`` with ``edit``: plugin dir -> (text, replacement) in plugin.py."""
+    target = shutil.copytree(SETS / name, tmp_path / name)
+    for plugin, (old, new) in edit.items():
+        file = target / plugin / "plugin.py"
+        source = file.read_text()
+        assert old in source
+        file.write_text(source.replace(old, new))
+    return sorted(p for p in target.iterdir() if p.is_dir())
+
+
+def test_a_handler_raising_on_another_plugins_event_fails_the_start(tmp_path: Path) -> None:
+    # The consumer (started second) publishes what the publisher hears, with a payload
+    # the publisher's handler does not expect.
+    plugins = _copy_set(
+        tmp_path,
+        "good",
+        {
+            "publisher": ("self.seen.append(event.name)", "raise KeyError(event.data['item'])"),
+            "consumer": (
+                "        self.initialized = True\n",
+                '        await self.event_bus.publish("platform.tick", {}, source="consumer")\n'
+                "        self.initialized = True\n",
+            ),
+        },
+    )
+    report = start_together(plugins, isolation=IsolationOptions(mode="inline"))
+    (result,) = report.results
+    assert (result.check, result.outcome) == ("ecosystem.start", "failed")
+    assert result.message.splitlines() == [
+        "the plugins started together (in the order publisher -> consumer), but:",
+        "- a handler raised on 'platform.tick' (from consumer): KeyError: 'item'",
+    ]
+
+
+def test_a_set_that_kills_its_worker_at_start_fails_the_start(tmp_path: Path) -> None:
+    plugins = _copy_set(
+        tmp_path,
+        "start_fails",
+        {"client": ('self.admin = self.found.lookup_user("admin")', "import os; os._exit(3)")},
+    )
+    report = start_together(plugins, isolation=IsolationOptions(mode="process"))
+    (result,) = report.results
+    assert (result.check, result.outcome) == ("ecosystem.start", "failed")
+    assert result.message.startswith(
+        "the plugin ended its worker process with os._exit(3) during the start of the set "
+        "(provider -> client)"
+    )
+    assert f"{plugins[0]}/plugin.py:" in result.message  # the client's frame
+    # Through run_ecosystem, as the command line and pytest run it.
+    reports = [check_plugin(p, isolation=IsolationOptions(mode="inline")) for p in plugins]
+    ecosystem = run_ecosystem(reports, start=lambda: report)
+    assert ecosystem.result("ecosystem.start").outcome == "failed"
+
+
 # ------------------------------------------------------------------ the command line
 
 
@@ -308,9 +385,9 @@ def test_cli_each_set_fails_its_check_alone(cli: dict[str, Any], name: str) -> N
         assert [r["check"] for r in plugin["results"]] == [c.id for c in CHECKS]
         assert {r["outcome"] for r in plugin["results"]} <= {"passed", "skipped"}, plugin
     results = {r["check"]: r for r in document["ecosystem"]["results"]}
-    assert {c: r["outcome"] for c, r in results.items() if r["outcome"] != "passed"} == {
-        check_id: outcome
-    }
+    assert {c: r["outcome"] for c, r in results.items() if r["outcome"] != "passed"} == expected(
+        name
+    )
     pytest.LineMatcher(results[check_id]["message"].splitlines()).fnmatch_lines(lines)
 
 
@@ -321,7 +398,7 @@ def test_cli_text_report_has_a_block_for_the_set(cli: dict[str, Any]) -> None:
         [
             "hello_world (*names_twin/hello_world): * passed, 0 failed, *",
             "hello_world (*names_twin/hello_world_again): * passed, 0 failed, *",
-            "ecosystem hello_world + hello_world: 3 passed, 1 failed, 0 warnings, 0 skipped in *",
+            "ecosystem hello_world + hello_world: 3 passed, 1 failed, 0 warnings, 1 skipped in *",
             "  FAILED  ecosystem.names: plugins of the set claim the same names:",
             "           - the name 'hello_world' is claimed by *",
             "           - the mount prefix /api/plugins/hello_world is claimed by *",
@@ -346,7 +423,8 @@ def test_text_and_json_reports_render_an_ecosystem_report() -> None:
     report = replace(report, duration=0.5)
     assert isinstance(report, EcosystemReport)
     assert report_text([], ecosystem=report, verbose=True).splitlines()[:2] == [
-        f"ecosystem a + b: {len(ECOSYSTEM_CHECKS)} passed, 0 failed, 0 warnings, 0 skipped "
+        # Without a way to start the set (start=None), ecosystem.start is skipped.
+        f"ecosystem a + b: {len(ECOSYSTEM_CHECKS) - 1} passed, 0 failed, 0 warnings, 1 skipped "
         "in 0.50 s",
         "  passed  ecosystem.dependencies",
     ]
@@ -378,10 +456,9 @@ def test_pytest_items_and_summary_line_of_each_set(pytester: pytest.Pytester, na
     pytester.makeini(INI)
     result = pytester.runpytest(*_copies(pytester, name), *OPTIONS)
     plugins = len(members(name))
-    counts = {
-        o: sum(c.id != check_id for c in ECOSYSTEM_CHECKS) if o == "passed" else 1
-        for o in ("passed", outcome)
-    }
+    others = expected(name)
+    passed = len(ECOSYSTEM_CHECKS) - len(others)
+    skipped = ", 1 skipped" if "ecosystem.start" in others and check_id != "ecosystem.start" else ""
     dirs = " + ".join(p.name for p in members(name))
     label = "1 failed" if outcome == "failed" else "1 warning"
     result.stdout.fnmatch_lines(
@@ -390,12 +467,13 @@ def test_pytest_items_and_summary_line_of_each_set(pytester: pytest.Pytester, na
                 f"nexus contract {p.name}: {len(CHECKS) - 1} passed, 1 skipped"
                 for p in members(name)
             ),
-            f"nexus ecosystem {dirs}: {counts['passed']} passed, {label} ({check_id})",
+            f"nexus ecosystem {dirs}: {passed} passed, {label} ({check_id}){skipped}",
         ]
     )
+    set_skipped = plugins + (1 if skipped else 0)
     if outcome == "failed":
         result.assert_outcomes(
-            passed=plugins * (len(CHECKS) - 1) + counts["passed"], failed=1, skipped=plugins
+            passed=plugins * (len(CHECKS) - 1) + passed, failed=1, skipped=set_skipped
         )
         result.stdout.fnmatch_lines(
             [
@@ -408,9 +486,7 @@ def test_pytest_items_and_summary_line_of_each_set(pytester: pytest.Pytester, na
         )
     else:
         result.assert_outcomes(
-            passed=plugins * (len(CHECKS) - 1) + len(ECOSYSTEM_CHECKS),
-            skipped=plugins,
-            warnings=1,
+            passed=plugins * (len(CHECKS) - 1) + passed + 1, skipped=set_skipped, warnings=1
         )
         result.stdout.fnmatch_lines([f"ecosystem[[]*[]]::{check_id}", *lines])
 

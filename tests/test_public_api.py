@@ -245,6 +245,7 @@ SUBPACKAGE_API = {
         "close_shared_pool",
         "process_isolation_available",
         "shared_pool",
+        "start_together",
     ],
     "nexus_testkit.testing": [
         "DIVERGENCES",

@@ -143,8 +143,14 @@ def _check(args: argparse.Namespace) -> int:
             _write(args.output, report_json(reports, errors))
         if len(reports) > 1:
             from .contract._ecosystem import run_ecosystem
+            from .isolation import start_together
 
-            ecosystem = run_ecosystem(reports, options.skip)
+            paths = [r.path for r in reports]
+            ecosystem = run_ecosystem(
+                reports,
+                options.skip,
+                start=lambda: start_together(paths, options, isolation, pool=pool),
+            )
     _write(args.output, report_json(reports, errors, ecosystem))
     if args.json:
         print(report_json(reports, errors, ecosystem))

@@ -25,7 +25,13 @@ from nexus_testkit._errors import NexusContractWarning
 from nexus_testkit.contract._checks import CHECKS, ECOSYSTEM_CHECKS, Check
 from nexus_testkit.contract._ecosystem import EcosystemReport, run_ecosystem
 from nexus_testkit.contract._runner import CheckResult, ContractOptions, PluginReport
-from nexus_testkit.isolation import IsolationError, IsolationOptions, check_plugin, shared_pool
+from nexus_testkit.isolation import (
+    IsolationError,
+    IsolationOptions,
+    check_plugin,
+    shared_pool,
+    start_together,
+)
 
 from ._tracebacks import MessageRepr
 
@@ -72,7 +78,11 @@ def _ecosystem(
     key = (tuple(p.resolve() for p in plugins), tuple(sorted(options.skip.items())), isolation)
     report = _ecosystems.get(key)
     if report is None:
-        report = run_ecosystem([_report(p, options, isolation) for p in plugins], options.skip)
+        report = run_ecosystem(
+            [_report(p, options, isolation) for p in plugins],
+            options.skip,
+            start=lambda: start_together(plugins, options, isolation),
+        )
         _ecosystems[key] = report
     return report
 

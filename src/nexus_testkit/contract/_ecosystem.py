@@ -14,7 +14,7 @@ report (as JSON: the worker is a process the plugin controlled), and
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -193,6 +193,8 @@ class Ecosystem:
     plugins: list[PluginFacts]
     #: Plugins of the set left out of the checks, each with the reason.
     left_out: list[PluginFacts] = field(default_factory=list)
+    #: The result of starting the set together (``_together``), for ``ecosystem.start``.
+    together: CheckResult | None = None
 
     @classmethod
     def of(cls, facts: Sequence[PluginFacts]) -> Ecosystem:
@@ -281,12 +283,17 @@ class EcosystemReport:
 
 
 def run_ecosystem(
-    reports: Sequence[PluginReport], skip: Mapping[str, str] | None = None
+    reports: Sequence[PluginReport],
+    skip: Mapping[str, str] | None = None,
+    start: Callable[[], PluginReport] | None = None,
 ) -> EcosystemReport:
     """Judge the set of ``reports`` with every ``ecosystem.*`` check.
 
     ``skip`` maps check ids to the reason (scoped ``PLUGIN:ID`` keys do not
-    apply: the checks are the set's).  Never raises: a check that cannot
+    apply: the checks are the set's).  ``start`` starts the set together
+    (:func:`~._together.run_together`, in a worker process) for
+    ``ecosystem.start``; it is called only when that check is wanted and the
+    dependencies and names allow a start.  Never raises: a check that cannot
     judge is skipped with the reason.
     """
     from ._runner import CheckResult
@@ -295,7 +302,7 @@ def run_ecosystem(
     skip = {k: v for k, v in (skip or {}).items() if ":" not in k}
     facts = [r.facts or facts_from_manifest(r.path) for r in reports]
     ecosystem = Ecosystem.of(facts)
-    results = []
+    results: list[CheckResult] = []
     for check in ECOSYSTEM_CHECKS:
         if check.id in skip:
             results.append(
@@ -304,6 +311,8 @@ def run_ecosystem(
                 )
             )
             continue
+        if check.id == "ecosystem.start":
+            ecosystem.together = _together(results, start)
         verdict = _judge(check, ecosystem)
         outcome = verdict.outcome
         if outcome == "failed" and check.severity == "warning":
@@ -316,6 +325,38 @@ def run_ecosystem(
         results,
         time.monotonic() - started,
     )
+
+
+def _together(
+    results: Sequence[CheckResult], start: Callable[[], PluginReport] | None
+) -> CheckResult | None:
+    """The set started together, unless what a start needs already failed."""
+    from ._runner import CheckResult
+
+    blocking = [r.check for r in results if r.outcome == "failed"]
+    blocking = [c for c in blocking if c in ("ecosystem.dependencies", "ecosystem.names")]
+    if blocking:
+        return CheckResult(
+            "ecosystem.start",
+            "error",
+            "skipped",
+            f"the plugins cannot start together while {' and '.join(blocking)} fails",
+        )
+    if start is None:
+        return None
+    from .._errors import NexusTestkitError
+
+    try:
+        report = start()
+    except NexusTestkitError as exc:  # IsolationError: the fork server, not the plugins
+        return CheckResult("ecosystem.start", "error", "skipped", f"not run: {exc}")
+    for result in report.results:
+        if result.check == "ecosystem.start":
+            return result
+    # A worker that died reports the stage it died in (see isolation): that is the start.
+    failed = next((r for r in report.results if r.outcome == "failed"), None)
+    message = failed.message if failed is not None else report.error or "no result came back"
+    return CheckResult("ecosystem.start", "error", "failed", message)
 
 
 def _judge(check: Check, ecosystem: Ecosystem) -> Verdict:

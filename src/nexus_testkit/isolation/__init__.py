@@ -18,6 +18,7 @@ _WHERE = {
     "check_plugin": "_pool",
     "close_shared_pool": "_pool",
     "shared_pool": "_pool",
+    "start_together": "_pool",
 }
 __all__ = [
     "ISOLATION_MODES",
@@ -28,9 +29,17 @@ __all__ = [
     "close_shared_pool",
     "process_isolation_available",
     "shared_pool",
+    "start_together",
 ]
 __getattr__, __dir__ = attach(__name__, _WHERE)
 
 if TYPE_CHECKING:
     from ._options import ISOLATION_MODES, IsolationOptions, process_isolation_available
-    from ._pool import IsolationError, WorkerPool, check_plugin, close_shared_pool, shared_pool
+    from ._pool import (
+        IsolationError,
+        WorkerPool,
+        check_plugin,
+        close_shared_pool,
+        shared_pool,
+        start_together,
+    )

@@ -32,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,7 +45,14 @@ from ._procs import kill_tree
 if TYPE_CHECKING:
     from ..contract._runner import ContractOptions, PluginReport
 
-__all__ = ["IsolationError", "WorkerPool", "check_plugin", "close_shared_pool", "shared_pool"]
+__all__ = [
+    "IsolationError",
+    "WorkerPool",
+    "check_plugin",
+    "close_shared_pool",
+    "shared_pool",
+    "start_together",
+]
 
 _STACK_LIMIT = 1 << 20
 _MESSAGE_LIMIT = 64 << 20
@@ -207,6 +215,28 @@ class WorkerPool:
                 self._wait_ready()
             return _Supervision(self, Path(path), options, isolation).run()
 
+    def run_together(
+        self,
+        paths: Sequence[Path | str],
+        options: ContractOptions | None = None,
+        isolation: IsolationOptions | None = None,
+    ) -> PluginReport:
+        """The plugins of ``paths`` started together in one host (``ecosystem.start``), in a
+        worker process of its own; the report's one result is that check's."""
+        from ..contract._runner import ContractOptions
+
+        options = options or ContractOptions()
+        isolation = isolation or IsolationOptions()
+        together = tuple(Path(p) for p in paths)
+        with self._lock:
+            self._start()
+            try:
+                self._wait_ready()
+            except IsolationError:
+                self._start()
+                self._wait_ready()
+            return _Supervision(self, together[0], options, isolation, together).run()
+
 
 # ---------------------------------------------------------------------------- supervision
 
@@ -255,11 +285,16 @@ class _Supervision:
         path: Path,
         options: ContractOptions,
         isolation: IsolationOptions,
+        together: tuple[Path, ...] = (),
     ) -> None:
         self.pool = pool
         self.path = path
         self.directory = path.parent if path.name == "manifest.json" else path
-        self.plugin_dirs = _prefixes(self.directory)
+        #: The plugins started together (ecosystem.start) instead of one plugin's contract.
+        self.together = together
+        self.plugin_dirs = tuple(
+            prefix for d in (together or (self.directory,)) for prefix in _prefixes(d)
+        )
         self.options = options
         self.isolation = isolation
         self.call_limit, self.plugin_limit = isolation.limits(options.timeout, options.examples)
@@ -291,6 +326,7 @@ class _Supervision:
         pipes = [os.pipe() for _ in range(3)]
         request = {
             "path": str(self.path),
+            "together": [str(p) for p in self.together],
             "plugin_dirs": list(self.plugin_dirs),
             "options": pickle.dumps(self.options),
             "cwd": os.getcwd(),
@@ -538,6 +574,12 @@ class _Supervision:
             if where:
                 cause += f", at {where}"
         cause = self.masker(cause)
+        if self.together:
+            from ..contract._together import together_report
+
+            report = together_report(self.directory, "failed", cause)
+            report.duration = seconds
+            return report
         failed_id = _stage_check(stage)
         if failed_id in self.options.skip:
             failed_id = next(c.id for c in CHECKS if c.id not in self.options.skip)
@@ -738,3 +780,24 @@ def check_plugin(
     if isolation.mode == "inline" or not process_isolation_available():
         return asyncio.run(run_contract(path, options))
     return (pool or shared_pool()).run(path, options, isolation)
+
+
+def start_together(
+    paths: Sequence[Path | str],
+    options: ContractOptions | None = None,
+    isolation: IsolationOptions | None = None,
+    *,
+    pool: WorkerPool | None = None,
+) -> PluginReport:
+    """The plugins of ``paths`` started together in one host and stopped (``ecosystem.start``).
+
+    Isolated as :func:`check_plugin` is: in a worker process of ``pool``, or
+    inline.  The report's one result is ``ecosystem.start``'s.  Never raises
+    for broken plugins.
+    """
+    from ..contract._together import run_together
+
+    isolation = isolation or IsolationOptions()
+    if isolation.mode == "inline" or not process_isolation_available():
+        return asyncio.run(run_together(paths, options))
+    return (pool or shared_pool()).run_together(paths, options, isolation)

@@ -243,13 +243,18 @@ def _main(request: dict[str, Any], fds: list[int]) -> int:
 
     from .._interrupts import set_hang_interrupts
     from ..contract._runner import run_contract
+    from ..contract._together import run_together
 
     # The parent's limits cut hangs here, after a dump of every thread's stack.
     set_hang_interrupts(False)
 
     options = pickle.loads(request["options"])
+    together = request.get("together")
     try:
-        report = asyncio.run(run_contract(request["path"], options))
+        if together:  # the plugins of a set started together: ecosystem.start
+            report = asyncio.run(run_together(together, options))
+        else:
+            report = asyncio.run(run_contract(request["path"], options))
     except BaseException as exc:
         channel.send(
             crash={"error": _describe(exc), "where": _where_tb(exc.__traceback__, plugin_dir)}

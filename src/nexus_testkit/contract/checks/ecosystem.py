@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
-from .._checks import Verdict, failed, set_check
+from .._checks import Verdict, failed, passed, set_check, skipped
 from ._util import bullets
 
 if TYPE_CHECKING:  # _ecosystem reads the registry this module fills
@@ -133,3 +133,24 @@ def _order(claim: str) -> tuple[int, str]:
     """Names first, then prefixes, then routes."""
     kinds = ("the name", "the mount prefix", "the route")
     return next(i for i, k in enumerate(kinds) if claim.startswith(k)), claim
+
+
+@set_check(
+    "ecosystem.start",
+    severity="error",
+    description="""The plugins start together in one host (one bus, registry and store) in
+    dependency order, and shut down in reverse order without an error, a task or a subscription
+    left behind, and without a handler raising on another plugin's event.""",
+    fix="""Look at the first plugin named: a dependency's service or event that is not what it
+    expects (PluginHost([...]) in a test reproduces the set), or a shutdown that leaves work
+    behind.""",
+)
+def start(ecosystem: Ecosystem) -> Verdict | None:
+    result = ecosystem.together
+    if result is None:
+        return skipped("the plugins were not started together (no worker to start them in)")
+    if result.outcome == "passed":
+        return passed(result.message)
+    if result.outcome == "skipped":
+        return skipped(result.message)
+    return failed(result.message)
