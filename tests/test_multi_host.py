@@ -215,6 +215,21 @@ async def test_leaks_at_teardown_name_the_plugin_that_leaked(tmp_path: Path) -> 
     ]
 
 
+async def test_a_leak_is_blamed_on_its_plugin_whatever_the_paths_spell(tmp_path: Path) -> None:
+    # "home/tests/../../leaky" begins with the text of "home/tests/..": the frames of
+    # leaky's plugin.py, imported by that path, must not count as home's.
+    home = write_plugin(tmp_path / "plugins", "home")
+    (home / "tests").mkdir()
+    write_plugin(tmp_path / "plugins", "leaky", source=LEAKY)
+    host = PluginHost([home / "tests" / "..", home / "tests" / ".." / ".." / "leaky"])
+    async with host:
+        pass
+    with pytest.raises(NexusAssertionError) as info:
+        host.verify()
+    assert str(info.value).startswith("Plugin 'leaky' (")
+    assert host.members["home"].leftovers.errors() == []
+
+
 def _line(directory: Path, text: str) -> int:
     lines = (directory / "plugin.py").read_text().splitlines()
     return next(i for i, line in enumerate(lines, 1) if text in line)

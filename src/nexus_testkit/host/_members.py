@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 import types
 from collections.abc import AsyncIterator, Coroutine, Mapping
@@ -80,7 +81,9 @@ class GroupTracker(TaskTracker):
         for _ in range(48):
             if frame is None:
                 break
-            filename = frame.f_code.co_filename
+            # Normalised: a plugin imported as "tests/../../other" must not count as
+            # the plugin of "tests/..".
+            filename = os.path.normpath(frame.f_code.co_filename)
             for directory, tracker in self._members:
                 if filename.startswith(directory):
                     return tracker
