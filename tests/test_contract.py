@@ -41,6 +41,7 @@ REFERENCE_PLUGINS = {
     "good": GOOD,
     "my_awesome_plugin": EXAMPLES / "my_awesome_plugin",
     "task_manager": EXAMPLES / "task_manager",
+    "notifications": EXAMPLES / "notifications",
 }
 #: The time-out of the cases that hang; every other case runs with the default.
 HANG_TIMEOUT = 0.2

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from nexus_testkit.contract._report import checks_markdown
+from nexus_testkit.contract._report import checks_markdown, ecosystem_markdown
 
 from ._helpers import EXAMPLES, REPO, needs_platform
 
@@ -43,7 +43,8 @@ def test_every_example_runs(pytester: pytest.Pytester, page: str) -> None:
 
 def test_contract_table_is_generated_from_the_checks() -> None:
     text = (DOCS / "contract.md").read_text()
-    assert checks_markdown() in text, (
-        "docs/contract.md is out of date: regenerate the table with "
-        "`python -m nexus_testkit checks --markdown`"
-    )
+    for table in (checks_markdown(), ecosystem_markdown()):
+        assert table in text, (
+            "docs/contract.md is out of date: regenerate the tables with "
+            "`python -m nexus_testkit checks --markdown`"
+        )

@@ -30,6 +30,8 @@ from nexus_testkit.contract._report import report_json, report_schema, report_te
 from nexus_testkit.contract._runner import ContractOptions, PluginReport
 from nexus_testkit.isolation import IsolationOptions, check_plugin, start_together
 
+from ._helpers import EXAMPLES, needs_platform
+
 SETS = Path(__file__).resolve().parent / "contract_sets"
 #: A loaded machine (2 cores, other suites running) can block a start for 0.2 s.
 NO_TIMING = "robustness.blocking=timing depends on the machine's load"
@@ -347,6 +349,7 @@ def cli(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[int, str, s
         if name != "names_twin":
             commands[name] += ["--isolation", "inline"]
     commands["strict"] = [*map(str, members("events_unpublished")), "--strict"]
+    commands["examples"] = [str(EXAMPLES / "task_manager"), str(EXAMPLES / "notifications")]
     commands["skip"] = [
         *map(str, members("services_unregistered")),
         "--skip",
@@ -372,6 +375,24 @@ def test_cli_good_set_passes_every_ecosystem_check(cli: dict[str, Any]) -> None:
         c.id for c in ECOSYSTEM_CHECKS
     ]
     assert {r["outcome"] for r in document["ecosystem"]["results"]} == {"passed"}
+
+
+@needs_platform  # the examples import nexus.plugins
+def test_cli_the_example_pair_passes_every_check(cli: dict[str, Any]) -> None:
+    code, out, err, document = cli["examples"]
+    assert code == 0, err
+    assert [p["name"] for p in document["plugins"]] == ["task_manager", "notifications"]
+    outcomes = {r["outcome"] for p in document["plugins"] for r in p["results"]}
+    assert outcomes <= {"passed", "skipped"}  # skipped: robustness.blocking, by NO_TIMING
+    assert {r["check"]: r["outcome"] for r in document["ecosystem"]["results"]} == {
+        c.id: "passed" for c in ECOSYSTEM_CHECKS
+    }
+    assert (
+        f"ecosystem task_manager + notifications: {len(ECOSYSTEM_CHECKS)} passed, 0 failed, "
+        "0 warnings, 0 skipped" in out
+    )
+    start = next(r for r in document["ecosystem"]["results"] if r["check"] == "ecosystem.start")
+    assert start["message"] == "started in the order task_manager -> notifications"
 
 
 @pytest.mark.parametrize("name", sorted(FAILS))
