@@ -27,6 +27,7 @@ import jsonschema
 import pytest
 
 from nexus_testkit.contract import CHECKS, CheckResult, ContractOptions, PluginReport
+from nexus_testkit.contract._checks import ECOSYSTEM_CHECKS
 from nexus_testkit.contract._report import report_schema, report_text
 from nexus_testkit.isolation import IsolationOptions, check_plugin, shared_pool
 from nexus_testkit.isolation._pool import parse_stacks
@@ -294,11 +295,14 @@ def test_pytest_contract_items_report_each_hostile_plugin_and_the_session_ends(
     # init_keyboard_interrupt's KeyboardInterrupt are exceptions the contract holds (19
     # passed, 1 failed, 24 skipped each); route_500 fails 2 (routes.get_ok, and
     # routes.no_server_error for the same GET); robustness.blocking is skipped everywhere.
+    # Over the set, ecosystem.start is skipped (plugins of it cannot start alone)
+    # and the other ecosystem checks pass.
     n = len(CHECKS) - 1
+    eco = len(ECOSYSTEM_CHECKS) - 1
     result.assert_outcomes(
-        passed=3 * n - 2 + 2 * 19,
+        passed=3 * n - 2 + 2 * 19 + eco,
         failed=len(FAILS) + 2,
-        skipped=n * (len(FAILS) - 2) + 2 * 24 + 3,
+        skipped=n * (len(FAILS) - 2) + 2 * 24 + 3 + 1,
     )
     expected = []
     for case, (check, line) in FAILS.items():
@@ -336,8 +340,10 @@ def test_under_xdist_each_worker_forks_its_own_workers(
     pytester.makeini(INI)
     plugins = [f"--nexus-plugin={corpus / c}" for c in ("init_os_exit", "route_500")]
     result = pytester.runpytest(*plugins, "-n", "2", "-p", "no:randomly", QUIET)
-    # init_os_exit: 1 failed, the others skipped; route_500: 2 failed, blocking skipped.
-    result.assert_outcomes(passed=len(CHECKS) - 3, failed=3, skipped=len(CHECKS))
+    # init_os_exit: 1 failed, the others skipped; route_500: 2 failed, blocking skipped;
+    # the pair: ecosystem.start skipped (init_os_exit cannot start alone), the others pass.
+    eco = len(ECOSYSTEM_CHECKS)
+    result.assert_outcomes(passed=len(CHECKS) - 3 + eco - 1, failed=3, skipped=len(CHECKS) + 1)
     result.stdout.fnmatch_lines(
         [pattern(FAILS["init_os_exit"][1], "init_os_exit")], consecutive=False
     )

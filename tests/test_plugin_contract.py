@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from nexus_testkit.contract._checks import CHECKS
+from nexus_testkit.contract._checks import CHECKS, ECOSYSTEM_CHECKS
 
 from ._helpers import EXAMPLES, MINIMAL_PLUGIN, minimal_manifest, needs_platform, write_plugin
 
@@ -87,11 +87,13 @@ def test_k_selects_a_plugin_and_an_area(project: pytest.Pytester) -> None:
         "-q",
     )
     lifecycle = [c for c in CHECKS if c.area == "lifecycle"]
+    total = 2 * len(CHECKS) + len(ECOSYSTEM_CHECKS)
     result.stdout.fnmatch_lines(
         [f"plugins/leaky/manifest.json::{c.id}" for c in lifecycle]
         + [
             "",
-            f"{len(lifecycle)}/{2 * len(CHECKS)} tests collected ({2 * len(CHECKS) - len(lifecycle)} deselected)*",
+            # Two plugins: their checks, and those over the pair (ecosystem.*).
+            f"{len(lifecycle)}/{total} tests collected ({total - len(lifecycle)} deselected)*",
         ],
         consecutive=True,
     )

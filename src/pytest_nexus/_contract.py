@@ -165,8 +165,13 @@ class ContractItem(pytest.Item):
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, ContractFailure):
             fix = excinfo.value.fix or self.check.fix
-            return MessageRepr(f"{excinfo.value}\nFix: {fix}", str(self.path))
+            return MessageRepr(f"{excinfo.value}\nFix: {fix}", self.where)
         return super().repr_failure(excinfo, style=style)
+
+    @property
+    def where(self) -> str:
+        """Where a failure is reported: the plugin's manifest."""
+        return str(self.path)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         # A line number (0) is required where skips are reported at the item.
@@ -206,26 +211,12 @@ class ContractFile(pytest.File):
             )
 
 
-class EcosystemItem(pytest.Item):
-    """One check over the set of plugins given together."""
+class EcosystemItem(ContractItem):
+    """One check over the set of plugins given together (``plugin_dir`` is the first's)."""
 
-    def __init__(
-        self,
-        *,
-        check: Check,
-        plugins: tuple[Path, ...],
-        options: ContractOptions,
-        strict: bool,
-        isolation: IsolationOptions,
-        **kw: Any,
-    ) -> None:
-        super().__init__(**kw)
-        self.check = check
+    def __init__(self, *, plugins: tuple[Path, ...], **kw: Any) -> None:
+        super().__init__(plugin_dir=plugins[0], **kw)
         self.plugins = plugins
-        self.options = options
-        self.strict = strict
-        self.isolation = isolation
-        self.add_marker(pytest.mark.nexus_contract)
 
     def runtest(self) -> None:
         report = _ecosystem(self.plugins, self.options, self.isolation)
@@ -233,14 +224,12 @@ class EcosystemItem(pytest.Item):
             report.result(self.check.id), self.check, f"ecosystem {report.label}", self.strict
         )
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
-        if isinstance(excinfo.value, ContractFailure):
-            fix = excinfo.value.fix or self.check.fix
-            return MessageRepr(f"{excinfo.value}\nFix: {fix}", self.parent.name)  # type: ignore[union-attr]
-        return super().repr_failure(excinfo, style=style)
+    @property
+    def where(self) -> str:
+        return self.parent.name  # type: ignore[union-attr]
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
-        return self.path, 0, f"nexus {self.parent.name}: {self.check.id}"  # type: ignore[union-attr]
+        return self.path, 0, f"nexus {self.where}: {self.check.id}"
 
 
 class EcosystemSet(pytest.Collector):

@@ -312,7 +312,7 @@ def run_ecosystem(
             )
             continue
         if check.id == "ecosystem.start":
-            ecosystem.together = _together(results, start)
+            ecosystem.together = _together(results, reports, start)
         verdict = _judge(check, ecosystem)
         outcome = verdict.outcome
         if outcome == "failed" and check.severity == "warning":
@@ -327,8 +327,14 @@ def run_ecosystem(
     )
 
 
+#: A plugin failing one of these alone cannot start with others either (its own report says why).
+_STARTS_ALONE = ("load.import", "load.instance", "load.interface", "lifecycle.initialize")
+
+
 def _together(
-    results: Sequence[CheckResult], start: Callable[[], PluginReport] | None
+    results: Sequence[CheckResult],
+    reports: Sequence[PluginReport],
+    start: Callable[[], PluginReport] | None,
 ) -> CheckResult | None:
     """The set started together, unless what a start needs already failed."""
     from ._runner import CheckResult
@@ -341,6 +347,21 @@ def _together(
             "error",
             "skipped",
             f"the plugins cannot start together while {' and '.join(blocking)} fails",
+        )
+    alone = [
+        f"{r.name or r.path} fails {result.check}"
+        for r in reports
+        for result in r.results
+        if result.check in _STARTS_ALONE and result.outcome == "failed"
+    ]
+    alone += [f"{r.name or r.path}'s contract run stopped" for r in reports if r.error]
+    if alone:
+        return CheckResult(
+            "ecosystem.start",
+            "error",
+            "skipped",
+            "the plugins cannot start together while a plugin cannot start alone: "
+            + "; ".join(alone),
         )
     if start is None:
         return None
