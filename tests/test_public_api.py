@@ -114,6 +114,13 @@ def test_warnings_have_one_root_and_are_siblings() -> None:
             assert a is b or not issubclass(a, b)
 
 
+def test_the_guide_divergence_warning_is_under_the_root_too() -> None:
+    from nexus_testkit.testing import NexusGuardDivergenceWarning
+
+    assert NexusGuardDivergenceWarning.__bases__ == (nexus_testkit.NexusWarning,)
+    assert not issubclass(NexusGuardDivergenceWarning, nexus_testkit.NexusGuardWarning)
+
+
 def test_contract_warning_is_one_object_under_both_names() -> None:
     assert pytest_nexus.NexusContractWarning is nexus_testkit.NexusContractWarning
     assert nexus_testkit.NexusContractWarning.__module__ == "pytest_nexus"

@@ -16,7 +16,7 @@ from __future__ import annotations
 import warnings
 from typing import NamedTuple
 
-from .._errors import NexusTestkitError
+from .._errors import NexusTestkitError, NexusWarning
 
 __all__ = ["DIVERGENCES", "Divergence", "NexusGuardDivergence", "NexusGuardDivergenceWarning"]
 
@@ -31,8 +31,12 @@ class NexusGuardDivergence(NexusTestkitError):
         super().__init__(divergence.message(detail))
 
 
-class NexusGuardDivergenceWarning(UserWarning):
-    """Like :class:`NexusGuardDivergence`, where the test can still run."""
+class NexusGuardDivergenceWarning(NexusWarning):
+    """Like :class:`NexusGuardDivergence`, where the test can still run.
+
+    Under :class:`~nexus_testkit.NexusWarning`, the root of every harness warning,
+    so that one filter silences them all.
+    """
 
 
 class Divergence(NamedTuple):
