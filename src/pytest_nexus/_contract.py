@@ -13,6 +13,7 @@ contract first if this process has not, as under pytest-xdist).
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -40,9 +41,27 @@ __all__ = ["ContractFailure", "NexusContractWarning", "contract_items", "contrac
 _reports: dict[tuple[Any, ...], PluginReport] = {}
 
 
+def _fingerprint(path: Path) -> tuple[Any, ...]:
+    """The plugin's files as they are now: a report of an edited plugin is not reused.
+
+    The reports are kept per process, and a process may run several sessions
+    (pytester's in-process runs, an IDE's runner) over a plugin that changed
+    in between.
+    """
+    found = []
+    for name in ("manifest.json", "plugin.py", "__init__.py"):
+        try:
+            st = os.stat(path / name)
+        except OSError:
+            continue
+        found.append((name, st.st_mtime_ns, st.st_size))
+    return tuple(found)
+
+
 def _report(path: Path, options: ContractOptions, isolation: IsolationOptions) -> PluginReport:
     key = (
         path.resolve(),
+        _fingerprint(path),
         options.timeout,
         tuple(sorted(options.skip.items())),
         options.examples,
@@ -75,7 +94,11 @@ _ecosystems: dict[tuple[Any, ...], EcosystemReport] = {}
 def _ecosystem(
     plugins: tuple[Path, ...], options: ContractOptions, isolation: IsolationOptions
 ) -> EcosystemReport:
-    key = (tuple(p.resolve() for p in plugins), tuple(sorted(options.skip.items())), isolation)
+    key = (
+        tuple((p.resolve(), _fingerprint(p)) for p in plugins),
+        tuple(sorted(options.skip.items())),
+        isolation,
+    )
     report = _ecosystems.get(key)
     if report is None:
         report = run_ecosystem(
