@@ -187,6 +187,15 @@ class Evidence:
     #: Secrets written where the host's capture does not look (contract/_leaks.py).
     leaks: list[str] = field(default_factory=list)
     blocks: list[Any] = field(default_factory=list)
+    # the guards, from the import to the last call (host._network, host._state) ------
+    #: Network uses refused (``NetworkAttempt``: kind, host, port, where, call).
+    network_attempts: list[Any] = field(default_factory=list)
+    #: Process state the plugin changed, each described with where or in which call.
+    state_changes: list[str] = field(default_factory=list)
+    #: Threads the plugin started that were still running at the end.
+    threads_left: list[str] = field(default_factory=list)
+    #: Processes the plugin left running, killed at the end (``pid N: command ...``).
+    processes_left: list[str] = field(default_factory=list)
 
     # -- helpers the checks share ------------------------------------------
 

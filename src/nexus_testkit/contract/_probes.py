@@ -43,10 +43,12 @@ from ..fakes._config import ConfigStore, placeholder_value, resolve_config
 from ..fakes._services import RecordingServiceRegistry
 from ..fakes._store import RecordingDataStore
 from ..host._blocking import BlockingMonitor
+from ..host._guards import network_guarded
 from ..host._host import PluginHost
-from ..host._loader import import_plugin, platform_plugin_class
+from ..host._loader import import_plugin, platform_plugin_class, resolved_directory
 from ..host._logs import LogCapture
 from ..host._options import HostOptions
+from ..host._state import ProcessWatch
 from ..manifest._load import Manifest, load_manifest
 from ..manifest._rules import Violation, check_value, violations
 from ._evidence import Attempt, Evidence, LoggedError
@@ -277,6 +279,9 @@ class Session:
             settings.blocking_threshold, prefer=(str(directory.resolve()),)
         )
         self.ev.blocks = self.monitor.blocks
+        # From the import to the last call: the hosts of the run join this watch.
+        self.root = resolved_directory(str(directory))
+        self.watch = ProcessWatch(self.root, shared=True)
         self.main: PluginHost | None = None
         self.state: Any = None  # the exercise's values, for the handlers
         self.exerciser: Any = None
@@ -368,12 +373,25 @@ class Session:
     async def run(self) -> None:
         from ..host._outbound import outbound
 
+        ev = self.ev
         prefer = (str(self.directory.resolve()),)
         try:
-            with self._logs(), outbound.recording(self.ev.outbound, prefer):
+            blocked: list[str] = []
+            with (
+                self.watch.watching(),
+                network_guarded(blocked, ev.network_attempts, self.root),
+                self._logs(),
+                outbound.recording(self.ev.outbound, prefer),
+            ):
                 async with self.monitor:
                     await self._run()
         finally:
+            watch = self.watch
+            watch.finish()
+            ev.state_changes = [c.describe() for c in watch.changes]
+            ev.state_changes += [f"could not be put back: {u}" for u in watch.restore()]
+            ev.threads_left = [t.describe() for t in watch.threads_left]
+            ev.processes_left = list(watch.killed)
             if self.ev.loaded is not None:
                 self.ev.loaded.unload()
             for store in self.ev.stores:
@@ -463,7 +481,10 @@ class Session:
             self.monitor.during = ""
             from ._audit import recording
 
-            with recording(ev.load_files):
+            with (
+                recording(ev.load_files),
+                self.watch.call(f"the import of {self.directory / 'plugin.py'}"),
+            ):
                 ev.loaded = import_plugin(self.directory)
         except PluginLoadError as exc:
             ev.load_error = exc
@@ -487,9 +508,10 @@ class Session:
         self.monitor.during = during
         since = user_interrupts()
         try:
-            value = call()
-            if inspect.iscoroutine(value):
-                value = await run_with_timeout(value, self.settings.timeout, label)
+            with self.watch.call(during):
+                value = call()
+                if inspect.iscoroutine(value):
+                    value = await run_with_timeout(value, self.settings.timeout, label)
             return Attempt(value)
         except asyncio.CancelledError:
             raise

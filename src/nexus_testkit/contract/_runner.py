@@ -278,6 +278,11 @@ async def run_contract(path: Path | str, options: ContractOptions | None = None)
     name = ev.manifest.name if ev.manifest is not None else None
     report = PluginReport(directory, name, results)
     report.facts = _facts(ev)
+    if ev.processes_left:
+        report.notes.append(
+            "processes the plugin left running, killed when its contract ended:\n"
+            + "\n".join(f"- {ev.masker(p)}" for p in ev.processes_left)
+        )
     report.error = error and ev.masker(error)
     report.duration = loop.time() - started
     return report

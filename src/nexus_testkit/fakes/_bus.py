@@ -186,6 +186,8 @@ class RecordingEventBus(Standalone):
         self.masker = masker or Masker()
         #: The plugin's directory: a hanging handler is reported at its own frame there.
         self.prefer: str | None = None
+        #: The host's ProcessWatch (``host._state``): delivering an event calls into the plugin.
+        self.call_watch: Any = None
         # Publishes are recorded flat, six fields each, and become
         # PublishedEvent records when read (see FlatRecording).
         self._published = FlatRecording(PublishedEvent._make, 6)
@@ -294,6 +296,14 @@ class RecordingEventBus(Standalone):
         return list(self._queue)
 
     async def _deliver(self, event: Event) -> None:
+        watch = self.call_watch
+        if watch is None or event.name not in self._subscribers:
+            await self._deliver_handlers(event)
+            return
+        with watch.call(f"the handlers of {event.name!r}"):
+            await self._deliver_handlers(event)
+
+    async def _deliver_handlers(self, event: Event) -> None:
         handlers = self._subscribers.get(event.name)
         if not handlers:
             return

@@ -115,6 +115,8 @@ class HostClient:
         self.raise_app_exceptions = raise_app_exceptions
         self.client: httpx.AsyncClient | None = None
         self._transport: Any = None
+        #: The host's ProcessWatch: each request is a call into the plugin.
+        self.watch: Any = None
 
     @contextlib.asynccontextmanager
     async def serve(self, app: FastAPI) -> AsyncIterator[FastAPI]:
@@ -130,6 +132,7 @@ class HostClient:
                 )
                 self._transport.request_timeout = self.timeout
                 self._transport.prefer = self.prefer
+                self._transport.watch = self.watch
                 self.client = httpx.AsyncClient(transport=self._transport, base_url=self.base_url)
             else:
                 # Same client object across restarts: tests keep their reference.
@@ -156,15 +159,18 @@ def _build_transport_class(base: type) -> Any:
 
         request_timeout: float | None = None
         prefer: str | None = None
+        watch: Any = None
 
         async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
             __tracebackhide__ = True
             what = f"{request.method} {request.url.path}"
             since = user_interrupts()
+            watching = self.watch.call(what) if self.watch is not None else contextlib.nullcontext()
             try:
-                async with Deadline(self.request_timeout, what, self.prefer):
-                    response: httpx.Response = await super().handle_async_request(request)
-                    return response
+                with watching:
+                    async with Deadline(self.request_timeout, what, self.prefer):
+                        response: httpx.Response = await super().handle_async_request(request)
+                        return response
             except (SystemExit, KeyboardInterrupt) as exc:
                 # Raised by the route: it would leave the event loop and end the run.
                 if isinstance(exc, KeyboardInterrupt) and is_user_interrupt(since):

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 from ._app import lifespan_files
 from ._blocking import Block, BlockingMonitor
-from ._network import network_guard
+from ._network import NetworkAttempt, network_guard
 from ._tasks import TaskTracker
 
 __all__ = ["blocking_monitored", "network_guarded", "tracking"]
@@ -31,15 +31,22 @@ def tracking(tracker: TaskTracker) -> Iterator[TaskTracker]:
 
 
 @contextlib.contextmanager
-def network_guarded(blocked: list[str]) -> Iterator[None]:
-    """No network connection for the block; the destinations refused go to ``blocked``."""
-    network_guard.acquire()
-    first = len(network_guard.blocked)
+def network_guarded(
+    blocked: list[str], attempts: list[NetworkAttempt] | None = None, root: str | None = None
+) -> Iterator[None]:
+    """No network use for the block; the destinations refused go to ``blocked`` and, as
+    :class:`NetworkAttempt` records, to ``attempts``; ``root`` locates them (the plugin's
+    directory)."""
+    network_guard.acquire(root)
+    first = len(network_guard.attempts)
     try:
         yield
     finally:
-        blocked.extend(network_guard.blocked[first:])
-        network_guard.release()
+        mine = network_guard.attempts[first:]
+        blocked.extend(a.destination for a in mine)
+        if attempts is not None:
+            attempts.extend(mine)
+        network_guard.release(root)
 
 
 @contextlib.contextmanager

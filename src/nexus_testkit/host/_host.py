@@ -55,6 +55,7 @@ from ._loader import LoadedPlugin, import_plugin, plugin_frames, resolved_direct
 from ._logs import LOG_FORMAT, LogCapture, masking_records
 from ._options import HostOptions
 from ._outbound import OutboundAttempt, outbound
+from ._state import ProcessWatch, shared_watch
 from ._tasks import TaskTracker
 
 if TYPE_CHECKING:
@@ -171,6 +172,10 @@ class PluginHost:
             raise_app_exceptions=o.raise_app_exceptions,
         )
         self._tracker = TaskTracker()
+        #: What the plugin changed in the process, the threads and subprocesses it left
+        #: (see :mod:`._state`); a contract run's own watch when one is on for this plugin.
+        self.watch = ProcessWatch(self._prefer)
+        self._owns_watch = True
         self._capture = LogCapture()
         self._all_loaded: list[LoadedPlugin] = []
         self._guards = contextlib.ExitStack()
@@ -299,9 +304,10 @@ class PluginHost:
         line.  Handlers and services left registered are not errors; they are
         in ``host.leftovers.notes()``.
         """
-        self.leftovers.verify(
-            self.name, self.directory, self.event_bus, self.masker, self.world.problems()
-        )
+        more = list(self.world.problems())
+        if self._owns_watch:
+            more += self.watch.problems(self.name)
+        self.leftovers.verify(self.name, self.directory, self.event_bus, self.masker, more)
 
     def warn(self) -> None:
         """Warn about :attr:`leftovers` worth a note (a :class:`NexusLeftoverWarning` for
@@ -321,6 +327,14 @@ class PluginHost:
         guards = self._guards
         try:
             guards.callback(self._unload_modules)  # last: after everything that ran plugin code
+            shared = shared_watch(self._prefer)
+            if shared is not None:
+                self.watch, self._owns_watch = shared, False
+            else:
+                self.watch.start()
+                guards.callback(self._end_watch)  # after the plugin's last call
+            self._http.watch = self.watch
+            self.event_bus.call_watch = self.watch
             # The plugin's loggers: BasePlugin's (created in __init__, before the
             # subclass sets its name, so usually "nexus.plugins..") and, added at
             # each load, the plugin module's own (logging.getLogger(__name__)).
@@ -333,7 +347,13 @@ class PluginHost:
             guards.enter_context(tracking(self._tracker))
             guards.enter_context(outbound.recording(self.outbound, (self._prefer,)))
             if not self.options.allow_network:
-                guards.enter_context(network_guarded(self.leftovers.blocked_connections))
+                guards.enter_context(
+                    network_guarded(
+                        self.leftovers.blocked_connections,
+                        self.leftovers.network_attempts,
+                        self._prefer,
+                    )
+                )
             if self.options.mask_logs and self.masker:
                 guards.enter_context(masking_records(self.masker))
             if self.options.detect_blocking is not None:
@@ -349,6 +369,10 @@ class PluginHost:
             guards.close()
             raise
         return guards
+
+    def _end_watch(self) -> None:
+        self.watch.finish()
+        self.leftovers.unrestored.extend(self.watch.restore())
 
     def _unload_modules(self) -> None:
         for loaded in self._all_loaded:
@@ -389,14 +413,15 @@ class PluginHost:
         serving = contextlib.AsyncExitStack()
         try:
             plugin = await serving.enter_async_context(self._instance())
-            app = build_app(
-                plugin,
-                self.name,
-                self.prefix,
-                self.directory,
-                self._routes_error,
-                self.options.timeout,
-            )
+            with self.watch.call("get_api_routes()"):
+                app = build_app(
+                    plugin,
+                    self.name,
+                    self.prefix,
+                    self.directory,
+                    self._routes_error,
+                    self.options.timeout,
+                )
             self.app = await serving.enter_async_context(self._http.serve(app))
         except BaseException:
             await serving.aclose()
@@ -412,7 +437,10 @@ class PluginHost:
     async def _instance(self) -> AsyncIterator[Any]:
         """A fresh instance of the plugin, initialized for the block, then shut down."""
         # A synchronous hang at import (time.sleep at module level) is cut by SIGALRM.
-        with interrupt_after(self.options.timeout, self._prefer):
+        with (
+            interrupt_after(self.options.timeout, self._prefer),
+            self.watch.call(f"the import of {self.directory / 'plugin.py'}"),
+        ):
             loaded = import_plugin(self.directory, log_level=logging.DEBUG)
         self._all_loaded.append(loaded)
         # The plugin module's own logger (logging.getLogger(__name__)) lives
@@ -440,9 +468,10 @@ class PluginHost:
     async def _initialize(self, plugin: Any, loaded: LoadedPlugin) -> None:
         what = f"{type(plugin).__name__}.initialize() of {loaded.file}"
         try:
-            result = await run_with_timeout(
-                plugin.initialize(), self.options.timeout, what, self._tracker, self._prefer
-            )
+            with self.watch.call("initialize()"):
+                result = await run_with_timeout(
+                    plugin.initialize(), self.options.timeout, what, self._tracker, self._prefer
+                )
         except KeyboardInterrupt:
             raise
         except PluginTimeoutError as exc:
@@ -468,9 +497,10 @@ class PluginHost:
             self._instance_up = False
             what = f"{type(plugin).__name__}.shutdown()"
             try:
-                await run_with_timeout(
-                    plugin.shutdown(), self.options.timeout, what, self._tracker, self._prefer
-                )
+                with self.watch.call("shutdown()"):
+                    await run_with_timeout(
+                        plugin.shutdown(), self.options.timeout, what, self._tracker, self._prefer
+                    )
             except KeyboardInterrupt:
                 raise
             except PluginTimeoutError as exc:

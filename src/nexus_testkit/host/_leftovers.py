@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from .._describe import safe_repr
 from .._errors import NexusAssertionError, NexusGuardWarning, NexusLeftoverWarning
 from ._blocking import Block
+from ._network import NetworkAttempt
 from ._tasks import TrackedTask
 
 if TYPE_CHECKING:
@@ -38,6 +39,10 @@ class Leftovers:
     shutdown_errors: list[str] = field(default_factory=list)
     blocks: list[Block] = field(default_factory=list)
     blocked_connections: list[str] = field(default_factory=list)
+    #: The network uses refused, with host, port and where the plugin made them.
+    network_attempts: list[NetworkAttempt] = field(default_factory=list)
+    #: Process state the host could not put back when it closed.
+    unrestored: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(
@@ -64,7 +69,7 @@ class Leftovers:
             f"at {b.site}"
             for b in self.blocks
         ]
-        lines += [f"network connection blocked: {d}" for d in self.blocked_connections]
+        lines += [f"network connection blocked: {a.describe()}" for a in self.network_attempts]
         return lines
 
     def warning(self, plugin: str) -> str:
@@ -93,7 +98,7 @@ class Leftovers:
         if self.blocked_connections:
             parts.append(
                 f"Plugin {plugin!r} tried to reach the network:\n"
-                + "\n".join(f"- {d}" for d in self.blocked_connections)
+                + "\n".join(f"- {a.describe()}" for a in self.network_attempts)
                 + "\nServe the calls in the test (respx, pytest-httpx) or allow them with "
                 "@pytest.mark.nexus_host(allow_network=True)."
             )

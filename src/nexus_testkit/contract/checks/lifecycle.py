@@ -48,6 +48,24 @@ def tasks(ev: Evidence) -> Verdict | None:
 
 
 @check(
+    "lifecycle.threads",
+    severity="error",
+    description="""No thread the plugin started (at import or in any call) is still running
+    when its contract ends; the event loop's default executor and anyio's worker threads are
+    not the plugin's.""",
+    fix="""Stop the threads you start in shutdown() (an Event the thread checks, then
+    thread.join()); prefer asyncio tasks or asyncio.to_thread().""",
+    needs={"load"},
+)
+def threads(ev: Evidence) -> Verdict | None:
+    if ev.threads_left:
+        return failed(
+            "threads still running after the plugin's last call:\n" + bullets(ev.threads_left)
+        )
+    return None
+
+
+@check(
     "lifecycle.unsubscribe",
     severity="warning",
     description="Handlers the plugin subscribed are unsubscribed by shutdown().",

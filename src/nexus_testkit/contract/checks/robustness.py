@@ -105,3 +105,25 @@ def swallowed_errors(ev: Evidence) -> Verdict | None:
             + bullets(e.describe() for e in found)
         )
     return None
+
+
+@check(
+    "robustness.process_state",
+    severity="error",
+    description="""From its import to its last call, the plugin leaves the process it shares
+    with the platform and every other plugin as it found it: the working directory, environment
+    variables, sys.stdout/sys.stderr (replaced or closed), signal handlers, the recursion limit,
+    gc, logging.disable, the event-loop policy, sys.modules entries of other packages (replaced
+    or removed; a first import is not a change), and functions and classes of asyncio, httpx,
+    nexus and the harness (replaced).""",
+    fix="""Do not change process-wide state from a plugin: pass settings explicitly instead (a
+    client's own options, subprocess cwd=/env=, a logger of your own), and never patch other
+    packages.""",
+    needs={"load"},
+)
+def process_state(ev: Evidence) -> Verdict | None:
+    if ev.state_changes:
+        return failed(
+            f"{ev.file}: the plugin changed the state of the process:\n" + bullets(ev.state_changes)
+        )
+    return None

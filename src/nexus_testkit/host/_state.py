@@ -1,0 +1,595 @@
+"""What a plugin changed in the process it shares: state, threads, subprocesses.
+
+A :class:`ProcessWatch` is on from a plugin's import to its last call.  It
+finds three things:
+
+- **process state** the plugin changed: the working directory, environment
+  variables, ``sys.stdout``/``sys.stderr`` (replaced or closed), signal
+  handlers, the recursion limit, ``gc``, ``logging.disable``, the event-loop
+  policy, entries of ``sys.modules`` that existed and were replaced or
+  removed (a first import is not a change; the plugin's own modules are its
+  business), and functions or classes of ``asyncio``, ``httpx``, ``nexus``
+  and the harness's own modules (module attributes and class attributes)
+  that were replaced.  ``os.chdir``, ``os.putenv`` and ``os.unsetenv`` raise
+  audit events, which give the plugin's file:line even from a background
+  task; the rest has no audit event on CPython 3.11 and is found by
+  comparing snapshots taken before and after each call into the plugin
+  (:meth:`ProcessWatch.call`), which names the call.  Only the calls are
+  compared: what the test itself changes between them (``monkeypatch``, an
+  HTTP-mocking fixture) is never the plugin's.
+- **threads** the plugin started (new threads after a call into it, or running
+  the plugin's code at the end: CPython 3.11 has no audit event for a new
+  thread) that are still running at the end;
+  the event loop's default executor and anyio's worker threads are not the
+  plugin's.  They are marked so that they cannot keep the process alive.
+- **subprocesses** it started (``subprocess.Popen``, ``os.system``,
+  ``os.exec*``, ``os.posix_spawn``, ``os.spawn*``), with their command line;
+  those still running at the end are killed (Linux: every process below this
+  one that was not there at the start).
+
+:meth:`ProcessWatch.restore` puts the changed state back (fixture-based tests
+do that when the host closes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._audithook import listen, plugin_site
+
+__all__ = ["ProcessWatch", "StateChange", "shared_watch"]
+
+_MODULE_PREFIXES = ("asyncio", "httpx", "nexus", "nexus_testkit", "pytest_nexus")
+_SPAWN_EVENTS = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn")
+_STATE_EVENTS = ("os.chdir", "os.putenv", "os.unsetenv")
+_MISSING: Any = type("Missing", (), {"__repr__": lambda self: "<missing>"})()
+_SIGNALS = tuple(s for s in signal.Signals if s not in (signal.SIGKILL, signal.SIGSTOP))
+
+
+@dataclass
+class StateChange:
+    """One change of process state: what, from which value, where or in which call."""
+
+    key: tuple[str, ...]
+    before: Any
+    after: Any
+    where: str = ""
+    call: str = ""
+
+    def describe(self) -> str:
+        text = _describe(self.key, self.before, self.after)
+        if self.where:
+            return f"{text} at {self.where}"
+        return f"{text} in {self.call}" if self.call else text
+
+
+@dataclass
+class Spawned:
+    """A subprocess the plugin started."""
+
+    command: str
+    where: str
+    call: str
+
+
+@dataclass
+class LeftThread:
+    name: str
+    daemon: bool
+    #: The call it was started in ("" when started between calls, by a task or a thread).
+    call: str
+    #: Where it was running at the end (its innermost frame in the plugin's files).
+    where: str
+
+    def describe(self) -> str:
+        kind = "daemon thread" if self.daemon else "thread"
+        started = f" started in {self.call}" if self.call else ""
+        running = f", running at {self.where}" if self.where else ""
+        return f"{kind} {self.name!r}{started}{running}"
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _name(value: Any) -> str:
+    if value is None:
+        return "None"
+    qual = getattr(value, "__qualname__", None) or type(value).__qualname__
+    return f"{qual}" if isinstance(value, type) or callable(value) else type(value).__qualname__
+
+
+def _describe(key: tuple[str, ...], before: Any, after: Any) -> str:
+    kind = key[0]
+    if kind == "cwd":
+        return f"the working directory changed from {before!r} to {after!r}"
+    if kind == "env":
+        if before is _MISSING:
+            return f"environment variable {key[1]} set to {_short(after)}"
+        if after is _MISSING:
+            return f"environment variable {key[1]} removed"
+        return f"environment variable {key[1]} changed from {_short(before)} to {_short(after)}"
+    if kind == "stream":
+        was, closed = after
+        if was is before[0] and closed:
+            return f"sys.{key[1]} closed"
+        return f"sys.{key[1]} replaced by {_short(was)}" + (" (closed)" if closed else "")
+    if kind == "signal":
+        return f"the handler of {key[1]} replaced ({_name(before)} -> {_name(after)})"
+    if kind == "recursion":
+        return f"the recursion limit changed from {before} to {after}"
+    if kind == "gc":
+        if before[0] != after[0]:
+            return "garbage collection " + ("enabled" if after[0] else "disabled")
+        return f"the gc thresholds changed from {before[1]} to {after[1]}"
+    if kind == "logging.disable":
+        return f"logging.disable({after}) (was {before})"
+    if kind == "policy":
+        return f"the event-loop policy replaced by {_name(after)}"
+    if kind == "sys.modules":
+        if after is _MISSING:
+            return f"sys.modules[{key[1]!r}] removed"
+        return f"sys.modules[{key[1]!r}] replaced by {_short(after)}"
+    if kind == "attr":
+        if after is _MISSING:
+            return f"{key[1]} deleted"
+        return f"{key[1]} replaced by {_name(after)}"
+    return f"{key} changed"
+
+
+def _same(key: tuple[str, ...], before: Any, after: Any) -> bool:
+    if key[0] in ("attr", "sys.modules", "policy", "signal"):
+        return before is after
+    if key[0] == "stream":
+        return bool(before[0] is after[0] and before[1] == after[1])
+    return bool(before == after)
+
+
+def _stream_state(stream: Any) -> tuple[Any, bool]:
+    try:
+        closed = bool(getattr(stream, "closed", False))
+    except Exception:  # a replaced stream may be anything
+        closed = False
+    return stream, closed
+
+
+_namespaces: tuple[int, list[tuple[str, Any]]] = (-1, [])
+
+
+def _watched_namespaces() -> list[tuple[str, Any]]:
+    """(label, object) of the modules and classes whose attributes are watched.
+
+    Recomputed only when a module was imported or removed since the last call:
+    walking every module's classes is the costly part of a snapshot.
+    """
+    global _namespaces
+    count = len(sys.modules)
+    if _namespaces[0] == count:
+        return _namespaces[1]
+    found: list[tuple[str, Any]] = []
+    dotted = tuple(p + "." for p in _MODULE_PREFIXES)
+    for name, module in list(sys.modules.items()):
+        if module is None or not (name in _MODULE_PREFIXES or name.startswith(dotted)):
+            continue
+        try:
+            attrs = vars(module)
+        except TypeError:
+            continue
+        found.append((name, module))
+        for value in list(attrs.values()):
+            if isinstance(value, type) and getattr(value, "__module__", None) == name:
+                found.append((f"{name}.{value.__qualname__}", value))
+    _namespaces = (count, found)
+    return found
+
+
+def _namespace_changes(
+    label: str, before: dict[str, Any], after: dict[str, Any]
+) -> Iterator[tuple[tuple[str, ...], Any, Any]]:
+    for attr, value in before.items():
+        if attr.startswith("__") and attr != "__init__":
+            continue
+        if not (callable(value) or isinstance(value, type)):
+            continue  # module-level data (counters, caches) is not an API to replace
+        new = after.get(attr, _MISSING)
+        if new is not value:
+            yield ("attr", f"{label}.{attr}"), value, new
+
+
+def snapshot(own_package: str | None = None) -> dict[tuple[str, ...], Any]:
+    """The process state a plugin must not change, as key -> value (compared by
+    :func:`_differences`)."""
+    state: dict[tuple[str, ...], Any] = {}
+    try:
+        state[("cwd",)] = os.getcwd()
+    except OSError:
+        state[("cwd",)] = None
+    for key, value in os.environ.items():
+        state[("env", key)] = value
+    state[("stream", "stdout")] = _stream_state(sys.stdout)
+    state[("stream", "stderr")] = _stream_state(sys.stderr)
+    for sig in _SIGNALS:
+        try:
+            state[("signal", sig.name)] = signal.getsignal(sig)
+        except (ValueError, OSError):
+            continue
+    state[("recursion",)] = sys.getrecursionlimit()
+    state[("gc",)] = (gc.isenabled(), gc.get_threshold())
+    state[("logging.disable",)] = logging.root.manager.disable
+    state[("policy",)] = asyncio.events._event_loop_policy  # type: ignore[attr-defined]
+    state[("modules",)] = dict(sys.modules)
+    for label, namespace in _watched_namespaces():
+        state[("ns", label)] = (namespace, dict(vars(namespace)))
+    return state
+
+
+def _equal(a: Any, b: Any) -> bool:
+    try:
+        return bool(a is b or a == b)
+    except Exception:  # a value whose __eq__ raises
+        return False
+
+
+def _differences(
+    before: dict[tuple[str, ...], Any], now: dict[tuple[str, ...], Any], own: str | None
+) -> Iterator[tuple[tuple[str, ...], Any, Any]]:
+    """(key, before, after) of each change from ``before`` to ``now``."""
+    for key, value in before.items():
+        after = now.get(key, _MISSING)
+        kind = key[0]
+        if kind == "modules":
+            if after is _MISSING or _equal(value, after):
+                continue
+            for name, module in value.items():
+                new = after.get(name, _MISSING)
+                if new is module or name.startswith("_nexus_plugin_"):
+                    continue  # a plugin's own modules: the harness loads and unloads them
+                if own is not None and (name + ".").startswith(own):
+                    continue
+                yield ("sys.modules", name), module, new
+        elif kind == "ns":
+            if after is _MISSING or after[0] is not value[0] or _equal(value[1], after[1]):
+                continue
+            yield from _namespace_changes(key[1], value[1], after[1])
+        elif not _same(key, value, after):
+            yield key, value, after
+    for key, after in now.items():
+        if key[0] == "env" and key not in before:
+            yield key, _MISSING, after
+
+
+def _restore(key: tuple[str, ...], value: Any) -> None:
+    kind = key[0]
+    if kind == "cwd" and value is not None:
+        os.chdir(value)
+    elif kind == "env":
+        if value is _MISSING:
+            os.environ.pop(key[1], None)
+        else:
+            os.environ[key[1]] = value
+    elif kind == "stream":
+        setattr(sys, key[1], value[0])
+    elif kind == "signal":
+        if threading.current_thread() is threading.main_thread() and value is not None:
+            signal.signal(signal.Signals[key[1]], value)
+    elif kind == "recursion":
+        sys.setrecursionlimit(value)
+    elif kind == "gc":
+        (gc.enable if value[0] else gc.disable)()
+        gc.set_threshold(*value[1])
+    elif kind == "logging.disable":
+        logging.disable(value)
+    elif kind == "policy":
+        asyncio.set_event_loop_policy(value)
+    elif kind == "sys.modules":
+        if value is _MISSING:
+            sys.modules.pop(key[1], None)
+        else:
+            sys.modules[key[1]] = value
+    elif kind == "attr":
+        _restore_attr(key[1], value)
+
+
+def _restore_attr(path: str, value: Any) -> None:
+    # The longest module name the path starts with, then attributes down from it.
+    parts = path.split(".")
+    for i in range(len(parts) - 1, 0, -1):
+        module = sys.modules.get(".".join(parts[:i]))
+        if module is None:
+            continue
+        target: Any = module
+        for part in parts[i:-1]:
+            target = getattr(target, part)
+        if value is _MISSING:
+            with contextlib.suppress(AttributeError):
+                delattr(target, parts[-1])
+        else:
+            setattr(target, parts[-1], value)
+        return
+
+
+class _Listener:
+    """The audit-event side of every open watch (one listener, registered once)."""
+
+    watches: list[ProcessWatch] = []
+    registered = False
+
+    @classmethod
+    def add(cls, watch: ProcessWatch) -> None:
+        if not cls.registered:
+            listen((*_SPAWN_EVENTS, *_STATE_EVENTS), cls.on_event)
+            cls.registered = True
+        cls.watches = [*cls.watches, watch]
+
+    @classmethod
+    def remove(cls, watch: ProcessWatch) -> None:
+        cls.watches = [w for w in cls.watches if w is not watch]
+
+    @classmethod
+    def on_event(cls, event: str, args: tuple[Any, ...]) -> None:
+        for watch in cls.watches:
+            watch._event(event, args)
+
+
+@dataclass
+class ProcessWatch:
+    """Watches one plugin (files under ``root``) from its import to its last call."""
+
+    root: str
+    own_package: str | None = None
+    #: A contract run's watch: the hosts it builds for the plugin use it instead of their own.
+    shared: bool = False
+    changes: list[StateChange] = field(default_factory=list)
+    spawned: list[Spawned] = field(default_factory=list)
+    #: Processes still running at :meth:`finish`, killed: ``pid N: command (started at ...)``.
+    killed: list[str] = field(default_factory=list)
+    threads_left: list[LeftThread] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._baseline: dict[tuple[str, ...], Any] = {}
+        self._original: dict[tuple[str, ...], Any] = {}
+        self._located: dict[tuple[str, ...], str] = {}
+        #: Threads started in a call into the plugin: thread -> the call.
+        self._threads: dict[threading.Thread, str] = {}
+        self._known_threads: set[threading.Thread] = set()
+        self._start_threads: set[threading.Thread] = set()
+        self._children: set[int] = set()
+        self._depth = 0
+        self._calls: list[str] = []
+        self._on = False
+
+    # -- on and off ------------------------------------------------------------
+
+    def start(self) -> ProcessWatch:
+        # The libraries whose functions a plugin could replace are in the baseline
+        # even when the plugin is the first to import them (the host needs httpx anyway).
+        import httpx  # noqa: F401
+
+        self._baseline = snapshot(self.own_package)
+        self._known_threads = set(threading.enumerate())
+        self._start_threads = set(self._known_threads)
+        if sys.platform.startswith("linux"):
+            from ..isolation._procs import descendants
+
+            self._children = set(descendants(os.getpid()))
+        self._on = True
+        _Listener.add(self)
+        return self
+
+    @contextlib.contextmanager
+    def watching(self) -> Iterator[ProcessWatch]:
+        self.start()
+        try:
+            yield self
+        finally:
+            self.finish()
+
+    @property
+    def current_call(self) -> str:
+        return self._calls[-1] if self._calls else ""
+
+    @contextlib.contextmanager
+    def call(self, name: str) -> Iterator[None]:
+        """Attribute the changes of the block to ``name`` (a call into the plugin)."""
+        if not self._on:
+            yield
+            return
+        # On entry: what changed since the last call is the caller's (the test's,
+        # the harness's), unless an audit event located it in the plugin; inside
+        # an enclosing call, it is that call's.
+        self._compare(self._calls[-1] if self._calls else None)
+        self._calls.append(name)
+        from ._network import network_guard
+
+        saved, network_guard.call = network_guard.call, name
+        try:
+            yield
+        finally:
+            network_guard.call = saved
+            self._calls.pop()
+            self._compare(name)
+
+    def _compare(self, call: str | None) -> None:
+        now = snapshot(self.own_package)
+        own = self.own_package + "." if self.own_package else None
+        for key, before, after in _differences(self._baseline, now, own):
+            self._record(key, before, after, call)
+        self._baseline = now
+        threads = set(threading.enumerate())
+        if call is not None:
+            for thread in threads - self._known_threads:
+                self._threads.setdefault(thread, call)
+        self._known_threads = threads
+
+    def _record(self, key: tuple[str, ...], before: Any, after: Any, call: str | None) -> None:
+        where = self._located.pop(key, "")
+        if call is None and not where:
+            return  # between calls, not located in the plugin: not its doing
+        self._original.setdefault(key, before)
+        self.changes.append(StateChange(key, before, after, where, call or ""))
+
+    # -- audit events ----------------------------------------------------------
+
+    def _event(self, event: str, args: tuple[Any, ...]) -> None:
+        if not self._on:
+            return
+        where = plugin_site((self.root,))
+        if event in _STATE_EVENTS:
+            if where:
+                key: tuple[str, ...] = ("cwd",) if event == "os.chdir" else ("env", _key(args[0]))
+                self._located[key] = where
+            return
+        if not where and not self._calls:
+            return  # the test's own subprocess, not the plugin's
+        self.spawned.append(Spawned(_command(event, args), where, self.current_call))
+
+    # -- the end ---------------------------------------------------------------
+
+    def finish(self) -> None:
+        """Stop watching: record the threads and kill the processes the plugin left."""
+        if not self._on:
+            return
+        self._on = False
+        _Listener.remove(self)
+        self._compare(None)
+        self._finish_threads()
+        self._finish_processes()
+
+    def _finish_threads(self) -> None:
+        frames = sys._current_frames()
+        candidates = []
+        for thread in threading.enumerate():
+            if thread in self._start_threads or not _plugins_thread(thread):
+                continue
+            call = self._threads.get(thread, "")
+            frame = frames.get(thread.ident) if thread.ident is not None else None
+            where = plugin_site((self.root,), frame) if frame is not None else ""
+            if call or where:
+                candidates.append((thread, call))
+        deadline = time.monotonic() + 0.2
+        for thread, call in candidates:
+            thread.join(max(0.0, deadline - time.monotonic()))
+            if not thread.is_alive():
+                continue
+            frame = sys._current_frames().get(thread.ident or 0)
+            where = plugin_site((self.root,), frame) if frame is not None else ""
+            self.threads_left.append(LeftThread(thread.name, thread.daemon, call, where))
+            _release_at_exit(thread)
+
+    def _finish_processes(self) -> None:
+        if not sys.platform.startswith("linux") or not self.spawned:
+            return
+        from ..isolation._procs import cmdline, descendants, kill_tree
+
+        me = os.getpid()
+        left = [p for p in descendants(me) if p not in self._children]
+        for pid in left:
+            command = cmdline(pid) or "?"
+            origin = next((s for s in self.spawned if command.endswith(s.command)), None)
+            if origin is None:
+                origin = next((s for s in self.spawned if s.command in command), None)
+            site = ""
+            if origin is not None:
+                site = (
+                    f" (started at {origin.where})"
+                    if origin.where
+                    else f" (started in {origin.call})"
+                )
+            self.killed.append(f"pid {pid}: {command}{site}")
+            kill_tree(pid)
+        for pid in left:
+            with contextlib.suppress(ChildProcessError, OSError):
+                os.waitpid(pid, os.WNOHANG)
+
+    def restore(self) -> list[str]:
+        """Put back what the plugin changed (last change first); what could not be, described."""
+        failed = []
+        for key, value in reversed(list(self._original.items())):
+            try:
+                _restore(key, value)
+            except Exception as exc:  # a state that cannot be restored is reported, not raised
+                failed.append(f"{_describe(key, value, value)}: {type(exc).__name__}: {exc}")
+        self._original.clear()
+        return failed
+
+    def problems(self, plugin: str) -> list[str]:
+        """Texts for a test's teardown failure: the changes, threads and processes."""
+        parts = []
+        if self.changes:
+            parts.append(
+                f"Plugin {plugin!r} changed the state of the process it shares with the "
+                "platform and every other plugin (restored when its host closed):\n"
+                + "\n".join(f"- {c.describe()}" for c in self.changes)
+                + "\nUndo the change in shutdown(), or do not make it (a test's own "
+                "change belongs in a fixture: monkeypatch)."
+            )
+        if self.threads_left:
+            parts.append(
+                f"Plugin {plugin!r} left threads running after shutdown():\n"
+                + "\n".join(f"- {t.describe()}" for t in self.threads_left)
+                + "\nStop and join them in shutdown() (an Event the thread checks, then "
+                "thread.join())."
+            )
+        if self.killed:
+            parts.append(
+                f"Plugin {plugin!r} left processes running (killed when its host closed):\n"
+                + "\n".join(f"- {k}" for k in self.killed)
+                + "\nTerminate and wait for them in shutdown() (process.terminate(); "
+                "process.wait())."
+            )
+        return parts
+
+
+def shared_watch(root: str) -> ProcessWatch | None:
+    """The shared watch that is on for the plugin at ``root`` (a contract run's), if any."""
+    return next((w for w in _Listener.watches if w.shared and w.root == root), None)
+
+
+def _key(value: Any) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+
+
+def _command(event: str, args: tuple[Any, ...]) -> str:
+    if event == "os.system":
+        return _key(args[0])
+    argv = args[1] if len(args) > 1 else None
+    if event == "os.spawn" and len(args) > 2:
+        argv = args[2]
+    if isinstance(argv, (str, bytes)):
+        return _key(argv)
+    try:
+        return " ".join(_key(a) for a in argv)  # type: ignore[union-attr]
+    except TypeError:
+        return _key(args[0])
+
+
+def _plugins_thread(thread: threading.Thread) -> bool:
+    # The loop's default executor (asyncio.to_thread, run_in_executor(None, ...))
+    # and anyio's worker threads (starlette's sync routes) are shared, not the plugin's.
+    if type(thread).__module__.startswith("anyio"):
+        return False
+    return not thread.name.startswith("asyncio_")
+
+
+def _release_at_exit(thread: threading.Thread) -> None:
+    """Make the interpreter's exit not wait for ``thread`` (as if it were a daemon)."""
+    lock = getattr(thread, "_tstate_lock", None)
+    locks = getattr(threading, "_shutdown_locks", None)
+    guard = getattr(threading, "_shutdown_locks_lock", None)
+    if lock is not None and locks is not None and guard is not None:
+        with guard:
+            locks.discard(lock)
+    with contextlib.suppress(AttributeError):
+        thread._daemonic = True  # type: ignore[attr-defined]
