@@ -219,6 +219,26 @@ CASES: dict[str, Case] = {
         ),
         timeout=HANG_TIMEOUT,
     ),
+    "lifecycle_threads": Case(
+        "lifecycle.threads",
+        "failed",
+        (
+            "threads still running after the plugin's last call:",
+            "daemon thread 'state-watcher' started in initialize(), running at ",
+            f"lifecycle_threads/plugin.py:{line_of('lifecycle_threads', 'self._stop.wait()')} "
+            "in _watch",
+        ),
+    ),
+    "process_state": Case(
+        "robustness.process_state",
+        "failed",
+        (
+            "process_state/plugin.py: the plugin changed the state of the process:",
+            " to 4321 in initialize()",
+            "- environment variable PROCESS_STATE set to 'initialized' at ",
+            f"process_state/plugin.py:{line_of('process_state', 'os.environ[')} in initialize",
+        ),
+    ),
     "task_leak": Case(
         "lifecycle.tasks",
         "failed",
