@@ -357,6 +357,7 @@ CASES: dict[str, Case] = {
     # network, secrets, records -----------------------------------------------------------
     "network_client": Case("network"),
     "network_initialize": Case("network"),
+    "network_everywhere": Case("network"),
     "secret_leaker": Case(
         "secrets",
         check="config.secrets",
