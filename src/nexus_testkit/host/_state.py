@@ -166,6 +166,7 @@ def _stream_state(stream: Any) -> tuple[Any, bool]:
 
 
 _namespaces: tuple[int, list[tuple[str, Any]]] = (-1, [])
+_watched_count = -1
 
 
 def _watched_namespaces() -> list[tuple[str, Any]]:
@@ -174,14 +175,24 @@ def _watched_namespaces() -> list[tuple[str, Any]]:
     Recomputed only when a module was imported or removed since the last call:
     walking every module's classes is the costly part of a snapshot.
     """
-    global _namespaces
+    global _namespaces, _watched_count
     count = len(sys.modules)
     if _namespaces[0] == count:
         return _namespaces[1]
-    found: list[tuple[str, Any]] = []
     dotted = tuple(p + "." for p in _MODULE_PREFIXES)
+    if _namespaces[0] >= 0:
+        # Only the plugin's own modules came or went (each host imports it again): same list.
+        watched = sum(1 for n in list(sys.modules) if n in _MODULE_PREFIXES or n.startswith(dotted))
+        if watched == _watched_count:
+            _namespaces = (count, _namespaces[1])
+            return _namespaces[1]
+    found: list[tuple[str, Any]] = []
+    watched = 0
     for name, module in list(sys.modules.items()):
-        if module is None or not (name in _MODULE_PREFIXES or name.startswith(dotted)):
+        if not (name in _MODULE_PREFIXES or name.startswith(dotted)):
+            continue
+        watched += 1
+        if module is None:
             continue
         try:
             attrs = vars(module)
@@ -191,7 +202,7 @@ def _watched_namespaces() -> list[tuple[str, Any]]:
         for value in list(attrs.values()):
             if isinstance(value, type) and getattr(value, "__module__", None) == name:
                 found.append((f"{name}.{value.__qualname__}", value))
-    _namespaces = (count, found)
+    _namespaces, _watched_count = (count, found), watched
     return found
 
 
@@ -209,8 +220,16 @@ def _namespace_changes(
 
 
 def snapshot(own_package: str | None = None) -> dict[tuple[str, ...], Any]:
-    """The process state a plugin must not change, as key -> value (compared by
-    :func:`_differences`)."""
+    """The process state a plugin must not change, as key -> value (a full copy; the
+    watch compares the live state to it with :func:`refresh`)."""
+    state = _small_state()
+    state[("modules",)] = dict(sys.modules)
+    for label, namespace in _watched_namespaces():
+        state[("ns", label)] = (namespace, dict(vars(namespace)))
+    return state
+
+
+def _small_state() -> dict[tuple[str, ...], Any]:
     state: dict[tuple[str, ...], Any] = {}
     try:
         state[("cwd",)] = os.getcwd()
@@ -229,9 +248,6 @@ def snapshot(own_package: str | None = None) -> dict[tuple[str, ...], Any]:
     state[("gc",)] = (gc.isenabled(), gc.get_threshold())
     state[("logging.disable",)] = logging.root.manager.disable
     state[("policy",)] = asyncio.events._event_loop_policy  # type: ignore[attr-defined]
-    state[("modules",)] = dict(sys.modules)
-    for label, namespace in _watched_namespaces():
-        state[("ns", label)] = (namespace, dict(vars(namespace)))
     return state
 
 
@@ -242,32 +258,47 @@ def _equal(a: Any, b: Any) -> bool:
         return False
 
 
-def _differences(
-    before: dict[tuple[str, ...], Any], now: dict[tuple[str, ...], Any], own: str | None
+def refresh(
+    base: dict[tuple[str, ...], Any], own: str | None
 ) -> Iterator[tuple[tuple[str, ...], Any, Any]]:
-    """(key, before, after) of each change from ``before`` to ``now``."""
-    for key, value in before.items():
-        after = now.get(key, _MISSING)
+    """(key, before, after) of each change from ``base`` to the live state; ``base`` is
+    brought up to date in place.  Namespaces and ``sys.modules`` are compared to the live
+    dictionaries (one comparison in C each) and copied only when they changed, which keeps
+    a call into the plugin cheap."""
+    small = _small_state()
+    for key, value in list(base.items()):
         kind = key[0]
-        if kind == "modules":
-            if after is _MISSING or _equal(value, after):
-                continue
-            for name, module in value.items():
-                new = after.get(name, _MISSING)
-                if new is module or name.startswith("_nexus_plugin_"):
-                    continue  # a plugin's own modules: the harness loads and unloads them
-                if own is not None and (name + ".").startswith(own):
-                    continue
-                yield ("sys.modules", name), module, new
-        elif kind == "ns":
-            if after is _MISSING or after[0] is not value[0] or _equal(value[1], after[1]):
-                continue
-            yield from _namespace_changes(key[1], value[1], after[1])
-        elif not _same(key, value, after):
+        if kind in ("modules", "ns"):
+            continue
+        after = small.get(key, _MISSING)
+        if not _same(key, value, after):
             yield key, value, after
-    for key, after in now.items():
-        if key[0] == "env" and key not in before:
+            if after is _MISSING:
+                del base[key]
+    for key, after in small.items():
+        if key[0] == "env" and key not in base:
             yield key, _MISSING, after
+        base[key] = after
+    modules = base.get(("modules",))
+    if modules is not None and not _equal(modules, sys.modules):
+        for name, module in modules.items():
+            new = sys.modules.get(name, _MISSING)
+            if new is module or name.startswith("_nexus_plugin_"):
+                continue  # a plugin's own modules: the harness loads and unloads them
+            if own is not None and (name + ".").startswith(own):
+                continue
+            yield ("sys.modules", name), module, new
+        base[("modules",)] = dict(sys.modules)
+    for label, namespace in _watched_namespaces():
+        live = vars(namespace)
+        entry = base.get(("ns", label))
+        if entry is None or entry[0] is not namespace:
+            base[("ns", label)] = (namespace, dict(live))  # new (a first import)
+            continue
+        if _equal(entry[1], live):
+            continue
+        yield from _namespace_changes(label, entry[1], live)
+        base[("ns", label)] = (namespace, dict(live))
 
 
 def _restore(key: tuple[str, ...], value: Any) -> None:
@@ -422,11 +453,9 @@ class ProcessWatch:
             self._compare(name)
 
     def _compare(self, call: str | None) -> None:
-        now = snapshot(self.own_package)
         own = self.own_package + "." if self.own_package else None
-        for key, before, after in _differences(self._baseline, now, own):
+        for key, before, after in list(refresh(self._baseline, own)):
             self._record(key, before, after, call)
-        self._baseline = now
         threads = set(threading.enumerate())
         if call is not None:
             for thread in threads - self._known_threads:
