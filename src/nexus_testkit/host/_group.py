@@ -38,6 +38,7 @@ from ._logs import LogCapture
 from ._members import GroupTracker, Member
 from ._options import HostOptions
 from ._outbound import OutboundAttempt
+from ._state import ProcessWatch
 
 if TYPE_CHECKING:
     import httpx
@@ -111,6 +112,9 @@ class PluginGroup:
             prefer=directories,
         )
         self.leftovers = Leftovers()
+        #: What the plugins changed in the process, the threads and subprocesses they left.
+        self.watch = ProcessWatch(directories[0], more_roots=tuple(directories[1:]))
+        self._owns_watch = True
         #: Every destination the plugins tried to reach (see ``_outbound``), all of them.
         self.outbound: list[OutboundAttempt] = []
         self._tracker = GroupTracker()
@@ -246,7 +250,7 @@ class PluginGroup:
                 self._first.directory,
                 self.event_bus,
                 self.masker,
-                self.world.problems(),
+                [*self.world.problems(), *self.watch.problems(", ".join(self.members))],
             )
         except NexusAssertionError as exc:
             parts.append(str(exc))
@@ -279,6 +283,7 @@ class PluginGroup:
     _enter_guards = PluginHost._enter_guards
     _components = PluginHost._components
     _harness_tasks = PluginHost._harness_tasks
+    _end_watch = PluginHost._end_watch
 
     def _unload_modules(self) -> None:
         for member in self._members:

@@ -333,7 +333,10 @@ class PluginHost:
             else:
                 self.watch.start()
                 guards.callback(self._end_watch)  # after the plugin's last call
-            self._http.watch = self.watch
+            # A host of several plugins (_group) runs its members' calls under its watch.
+            for member in getattr(self, "_members", None) or [self]:
+                member.watch = self.watch
+                member._http.watch = self.watch
             self.event_bus.call_watch = self.watch
             # The plugin's loggers: BasePlugin's (created in __init__, before the
             # subclass sets its name, so usually "nexus.plugins..") and, added at

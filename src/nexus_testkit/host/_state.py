@@ -382,6 +382,8 @@ class ProcessWatch:
     own_package: str | None = None
     #: A contract run's watch: the hosts it builds for the plugin use it instead of their own.
     shared: bool = False
+    #: More plugin directories (a host of several plugins watches them all).
+    more_roots: tuple[str, ...] = ()
     changes: list[StateChange] = field(default_factory=list)
     spawned: list[Spawned] = field(default_factory=list)
     #: Processes still running at :meth:`finish`, killed: ``pid N: command (started at ...)``.
@@ -474,7 +476,7 @@ class ProcessWatch:
     def _event(self, event: str, args: tuple[Any, ...]) -> None:
         if not self._on:
             return
-        where = plugin_site((self.root,))
+        where = plugin_site((self.root, *self.more_roots))
         if event in _STATE_EVENTS:
             if where:
                 key: tuple[str, ...] = ("cwd",) if event == "os.chdir" else ("env", _key(args[0]))
@@ -504,7 +506,7 @@ class ProcessWatch:
                 continue
             call = self._threads.get(thread, "")
             frame = frames.get(thread.ident) if thread.ident is not None else None
-            where = plugin_site((self.root,), frame) if frame is not None else ""
+            where = plugin_site((self.root, *self.more_roots), frame) if frame else ""
             if call or where:
                 candidates.append((thread, call))
         deadline = time.monotonic() + 0.2
@@ -513,7 +515,7 @@ class ProcessWatch:
             if not thread.is_alive():
                 continue
             frame = sys._current_frames().get(thread.ident or 0)
-            where = plugin_site((self.root,), frame) if frame is not None else ""
+            where = plugin_site((self.root, *self.more_roots), frame) if frame else ""
             self.threads_left.append(LeftThread(thread.name, thread.daemon, call, where))
             _release_at_exit(thread)
 
