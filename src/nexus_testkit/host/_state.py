@@ -440,9 +440,12 @@ class ProcessWatch:
             yield
             return
         # On entry: what changed since the last call is the caller's (the test's,
-        # the harness's), unless an audit event located it in the plugin; inside
-        # an enclosing call, it is that call's.
-        self._compare(self._calls[-1] if self._calls else None)
+        # the harness's), unless an audit event located it in the plugin.  A call
+        # inside a call (a handler of an event a route published) is not compared on
+        # its own: its changes are the outer call's (an event storm nests a thousand).
+        outer = not self._calls
+        if outer:
+            self._compare(None)
         self._calls.append(name)
         from ._network import network_guard
 
@@ -452,7 +455,8 @@ class ProcessWatch:
         finally:
             network_guard.call = saved
             self._calls.pop()
-            self._compare(name)
+            if outer:
+                self._compare(name)
 
     def _compare(self, call: str | None) -> None:
         own = self.own_package + "." if self.own_package else None
