@@ -544,9 +544,8 @@ class ProcessWatch:
                 )
             self.killed.append(f"pid {pid}: {command}{site}")
             kill_tree(pid)
-        for pid in left:
-            with contextlib.suppress(ChildProcessError, OSError):
-                os.waitpid(pid, os.WNOHANG)
+        if left:
+            _reap(set(left))
 
     def restore(self) -> list[str]:
         """Put back what the plugin changed (last change first); what could not be, described."""
@@ -608,6 +607,21 @@ def _command(event: str, args: tuple[Any, ...]) -> str:
         return " ".join(_key(a) for a in argv)  # type: ignore[union-attr]
     except TypeError:
         return _key(args[0])
+
+
+def _reap(pids: set[int]) -> None:
+    """Collect the exit status of killed children: through the plugin's ``Popen`` objects
+    when there are some (so they do not warn "still running" when collected), else here."""
+    import subprocess
+
+    for obj in gc.get_objects():
+        if isinstance(obj, subprocess.Popen) and obj.pid in pids:
+            with contextlib.suppress(Exception):
+                obj.wait(1.0)
+                pids.discard(obj.pid)
+    for pid in pids:
+        with contextlib.suppress(ChildProcessError, OSError):
+            os.waitpid(pid, os.WNOHANG)
 
 
 def _plugins_thread(thread: threading.Thread) -> bool:
