@@ -262,8 +262,15 @@ def test_processes_a_plugin_left_running_are_killed_and_noted(
 ) -> None:
     plugins = {p["name"]: p for p in json.loads(runs["hostile"][1])["plugins"]}
     for case in ("popen_left_running", "setsid_child"):
-        (note,) = plugins[case]["notes"]
-        assert note.startswith("processes the plugin left running, killed when its contract ended:")
+        # The contract kills what it saw start; the worker what escaped it (a daemon's fork
+        # racing the kill): one note each.
+        notes = plugins[case]["notes"]
+        assert 1 <= len(notes) <= 2, notes
+        for note in notes:
+            assert note.startswith(
+                "processes the plugin left running, killed when its contract ended:"
+            )
+        note = "\n".join(notes)
         started = rf"started at .*/{case}/plugin\.py:\d+ in initialize"
         assert re.search(rf"^- pid \d+: (setsid )?sleep 300( \({started}\))?$", note, re.M), note
     # Nothing of them is left: as a subreaper (conftest) this process would have inherited them.
