@@ -306,7 +306,15 @@ def test_contract_items_name_the_change_and_the_thread(
     pytester.makeini(INI)
     args = [f"--nexus-plugin={corpus / c}" for c in ("process_state", "lifecycle_threads")]
     result = pytester.runpytest(*args, "-p", "no:randomly", QUIET)
-    result.assert_outcomes(failed=2, passed=2 * (_count() - 2), skipped=2)
+    # Per plugin (the checks over the set, ecosystem.*, judge two copies of one plugin).
+    result.stdout.fnmatch_lines(
+        [
+            f"nexus contract process_state: {_count() - 2} passed, 1 failed "
+            "(robustness.process_state), 1 skipped",
+            f"nexus contract lifecycle_threads: {_count() - 2} passed, 1 failed "
+            "(lifecycle.threads), 1 skipped",
+        ]
+    )
     result.stdout.fnmatch_lines(
         [
             "*_ nexus contract process_state: robustness.process_state _*",
