@@ -33,6 +33,7 @@ do that when the host closes).
 
 from __future__ import annotations
 
+import _signal  # type: ignore[import-not-found]  # the C module under signal; no stub
 import asyncio
 import contextlib
 import gc
@@ -55,6 +56,10 @@ _SPAWN_EVENTS = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "
 _STATE_EVENTS = ("os.chdir", "os.putenv", "os.unsetenv")
 _MISSING: Any = type("Missing", (), {"__repr__": lambda self: "<missing>"})()
 _SIGNALS = tuple(s for s in signal.Signals if s not in (signal.SIGKILL, signal.SIGSTOP))
+#: (name, number): read with _signal.getsignal, which returns SIG_DFL/SIG_IGN as the
+#: plain integers where signal.getsignal builds an enum member for each, on every
+#: call into the plugin.
+_SIGNAL_NUMBERS = tuple((s.name, int(s)) for s in _SIGNALS)
 
 
 @dataclass
@@ -107,6 +112,10 @@ def _short(value: Any) -> str:
 def _name(value: Any) -> str:
     if value is None:
         return "None"
+    if type(value) is int:  # _signal.getsignal's SIG_DFL and SIG_IGN
+        return {int(signal.SIG_DFL): "SIG_DFL", int(signal.SIG_IGN): "SIG_IGN"}.get(
+            value, str(value)
+        )
     qual = getattr(value, "__qualname__", None) or type(value).__qualname__
     return f"{qual}" if isinstance(value, type) or callable(value) else type(value).__qualname__
 
@@ -222,11 +231,56 @@ def _namespace_changes(
 def snapshot(own_package: str | None = None) -> dict[tuple[str, ...], Any]:
     """The process state a plugin must not change, as key -> value (a full copy; the
     watch compares the live state to it with :func:`refresh`)."""
+    global _last_copies
     state = _small_state()
     state[("modules",)] = dict(sys.modules)
-    for label, namespace in _watched_namespaces():
-        state[("ns", label)] = (namespace, dict(vars(namespace)))
+    spaces = _watched_namespaces()
+    last = _last_copies
+    if last is not None and last[0] is spaces:
+        # The copies the previous watch started from, where they still equal the
+        # live dictionaries (each test's host starts a watch: copying a few hundred
+        # namespaces every time was most of its cost).  The list is this watch's
+        # own; the dictionaries in it are only ever replaced, never changed.
+        copies, views = list(last[1]), last[2]
+        try:
+            differ = [i for i, (c, v) in enumerate(zip(copies, views, strict=True)) if c != v]
+        except Exception:  # a value whose __eq__ raises: copy them all
+            differ = list(range(len(copies)))
+        for i in differ:
+            copies[i] = dict(views[i])
+    else:
+        views = [vars(namespace) for _, namespace in spaces]
+        copies = [dict(view) for view in views]
+    for (label, namespace), copy in zip(spaces, copies, strict=True):
+        state[("ns", label)] = (namespace, copy)
+    state[("ns*",)] = (spaces, copies, views)
+    _last_copies = (spaces, list(copies), views)
     return state
+
+
+#: (namespaces, copies, live views) of the last snapshot, for the next one.
+_last_copies: tuple[list[tuple[str, Any]], list[dict[str, Any]], list[Any]] | None = None
+
+
+#: (a copy of os.environ's raw data, the decoded copy made from it)
+_env_cache: list[Any] = [None, {}]
+
+
+def _environ() -> dict[str, str]:
+    """A copy of ``os.environ``, made again only when its raw data changed.
+
+    Decoding every variable costs a few Python calls each, on every call into
+    the plugin; comparing the raw dictionary is one comparison in C.  The copy
+    returned is shared: callers must not change it.
+    """
+    data = getattr(os.environ, "_data", None)
+    if data is None:  # not CPython's os._Environ
+        return dict(os.environ)
+    if _env_cache[0] != data:
+        _env_cache[0] = dict(data)
+        _env_cache[1] = dict(os.environ)
+    env: dict[str, str] = _env_cache[1]
+    return env
 
 
 def _small_state() -> dict[tuple[str, ...], Any]:
@@ -235,13 +289,12 @@ def _small_state() -> dict[tuple[str, ...], Any]:
         state[("cwd",)] = os.getcwd()
     except OSError:
         state[("cwd",)] = None
-    for key, value in os.environ.items():
-        state[("env", key)] = value
+    state[("environ",)] = _environ()
     state[("stream", "stdout")] = _stream_state(sys.stdout)
     state[("stream", "stderr")] = _stream_state(sys.stderr)
-    for sig in _SIGNALS:
+    for name, number in _SIGNAL_NUMBERS:
         try:
-            state[("signal", sig.name)] = signal.getsignal(sig)
+            state[("signal", name)] = _signal.getsignal(number)
         except (ValueError, OSError):
             continue
     state[("recursion",)] = sys.getrecursionlimit()
@@ -268,17 +321,23 @@ def refresh(
     small = _small_state()
     for key, value in list(base.items()):
         kind = key[0]
-        if kind in ("modules", "ns"):
+        if kind in ("modules", "ns", "ns*"):
             continue
         after = small.get(key, _MISSING)
+        if kind == "environ":
+            if value is not after and value != after:
+                # Reported per variable, as ("env", NAME): what _record, _describe
+                # and _restore work with.
+                for name in {*value, *after}:
+                    old, new = value.get(name, _MISSING), after.get(name, _MISSING)
+                    if old != new:
+                        yield ("env", name), old, new
+            continue
         if not _same(key, value, after):
             yield key, value, after
             if after is _MISSING:
                 del base[key]
-    for key, after in small.items():
-        if key[0] == "env" and key not in base:
-            yield key, _MISSING, after
-        base[key] = after
+    base.update(small)
     modules = base.get(("modules",))
     if modules is not None and not _equal(modules, sys.modules):
         for name, module in modules.items():
@@ -289,7 +348,25 @@ def refresh(
                 continue
             yield ("sys.modules", name), module, new
         base[("modules",)] = dict(sys.modules)
-    for label, namespace in _watched_namespaces():
+    spaces = _watched_namespaces()
+    fast = base.get(("ns*",))
+    if fast is not None and fast[0] is spaces:
+        # The same namespaces as last time: each copy is compared with its live
+        # dictionary in one pass (a few hundred of them, on every call into the
+        # plugin), and only those that differ are walked attribute by attribute.
+        copies, views = fast[1], fast[2]
+        try:
+            differ = [i for i, (c, v) in enumerate(zip(copies, views, strict=True)) if c != v]
+        except Exception:  # a value whose __eq__ raises: walk them all
+            differ = list(range(len(spaces)))
+        for i in differ:
+            label, namespace = spaces[i]
+            live = views[i]
+            yield from _namespace_changes(label, copies[i], live)
+            copies[i] = dict(live)
+            base[("ns", label)] = (namespace, copies[i])
+        return
+    for label, namespace in spaces:
         live = vars(namespace)
         entry = base.get(("ns", label))
         if entry is None or entry[0] is not namespace:
@@ -299,6 +376,9 @@ def refresh(
             continue
         yield from _namespace_changes(label, entry[1], live)
         base[("ns", label)] = (namespace, dict(live))
+    # (the namespaces, their copies, their live views) for the pass above
+    copies = [base[("ns", label)][1] for label, _ in spaces]
+    base[("ns*",)] = (spaces, copies, [vars(namespace) for _, namespace in spaces])
 
 
 def _restore(key: tuple[str, ...], value: Any) -> None:
