@@ -124,7 +124,7 @@ async def test_allowed_local_hosts_reach_the_real_server_through_the_guard(
         assert network_guard.blocked[-1] == f"127.0.0.1:{server.port}"
     finally:
         network_guard.release()
-    assert server.connections == 1
+    assert server.accepted(1) == 1
     assert isinstance(NetworkBlockedError("x"), ConnectionRefusedError)
 
 
