@@ -271,20 +271,30 @@ async def test_timers_set_before_the_advance_count_for_their_task() -> None:
 @pytest.mark.asyncio
 async def test_a_real_time_timer_stays_real_after_a_jump() -> None:
     """A TimerHandle hashes by its due time: once moved it must still be known as real."""
-    from nexus_testkit._realtime import is_real_timer, real_call_later
+    from nexus_testkit._realtime import is_real_timer, real_call_later, wait_real
 
     fired: list[float] = []
+    done = asyncio.Event()
+
+    def fire() -> None:
+        fired.append(real_monotonic())
+        done.set()
+
     async with VirtualClock() as clock:
         loop = asyncio.get_running_loop()
-        handle = real_call_later(loop, 0.05, lambda: fired.append(real_monotonic()))
+        # Half a real second: far more than the two advances take even on a slow
+        # machine, so that "not fired yet" cannot be a race with the machine's speed.
+        handle = real_call_later(loop, 0.5, fire)
         start = real_monotonic()
         await clock.advance(10)
         assert is_real_timer(handle)
-        await clock.advance(10)  # not jumped to: it fires after 0.05 real seconds
+        await clock.advance(10)  # not jumped to: it fires after 0.5 real seconds
         assert fired == []
-        await asyncio.sleep(0.1)
+        # The real timer, however slow the machine (a bound in real seconds, which
+        # the virtual clock does not move, so that a bug fails instead of hanging).
+        assert await wait_real(asyncio.ensure_future(done.wait()), 30)
         assert fired
-        assert fired[0] - start >= 0.05
+        assert fired[0] - start >= 0.5
 
 
 @pytest.mark.asyncio
