@@ -183,8 +183,8 @@ def test_every_outbound_attempt_is_recorded_with_the_host_as_written_and_where(
         ("203.0.113.9", 5432, "socket", "refused"),
     ]
     assert all(a.by_plugin and a.where.startswith(f"{here}:") for a in attempts)
-    assert attempts[1].describe().startswith(
-        "'billing.example.com':8443 (httpx, refused) at " + here
+    assert (
+        attempts[1].describe().startswith("'billing.example.com':8443 (httpx, refused) at " + here)
     )
     # Nobody listening: nothing is kept.
     with NexusHTTP() as http:

@@ -73,7 +73,6 @@ class GoodPlugin(BasePlugin):
     async def _on_user_created(self, event) -> None:
         self.logger.info("user created: %s", event.data.get("username", "?"))
 
-
     async def _sync(self) -> None:
         runs = 0
         while True:
