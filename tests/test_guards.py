@@ -335,3 +335,62 @@ def _count() -> int:
     from nexus_testkit.contract import CHECKS
 
     return len(CHECKS)
+
+
+# ------------------------------------------------------------------ the snapshots, directly
+
+
+def test_changes_without_an_audit_event_are_found_by_the_call_that_made_them(
+    tmp_path: Path,
+) -> None:
+    """What no audit event reports (os.environ's data written directly, sys.modules,
+    a library's function, a signal handler) is found by comparing before and after
+    the call, named with it, and put back; the caller's changes between calls are not
+    the plugin's."""
+    import asyncio
+    import signal
+
+    from nexus_testkit.host._state import ProcessWatch
+
+    raw_name, raw_value = os.environ.encodekey("NEXUS_RAW_é"), os.environ.encodevalue("1 é")
+    removed = "json.decoder"
+    saved_module, saved_sleep = sys.modules[removed], asyncio.sleep
+    saved_handler = signal.getsignal(signal.SIGUSR1)
+
+    def handler(*_: Any) -> None:
+        pass
+
+    watch = ProcessWatch(str(tmp_path)).start()
+    try:
+        os.environ["NEXUS_CALLERS_OWN"] = "x"  # between calls: the caller's
+        with watch.call("initialize()"):
+            os.environ._data[raw_name] = raw_value  # type: ignore[attr-defined]
+            del sys.modules[removed]
+            asyncio.sleep = handler  # type: ignore[assignment]
+            signal.signal(signal.SIGUSR1, handler)
+        with watch.call("health_check()"):
+            pass
+    finally:
+        watch.finish()
+        del os.environ["NEXUS_CALLERS_OWN"]
+    try:
+        assert [c.describe() for c in watch.changes] == [
+            "environment variable NEXUS_RAW_é set to '1 é' in initialize()",
+            "the handler of SIGUSR1 replaced (SIG_DFL -> "
+            "test_changes_without_an_audit_event_are_found_by_the_call_that_made_them"
+            ".<locals>.handler) in initialize()",
+            "sys.modules['json.decoder'] removed in initialize()",
+            "asyncio.sleep replaced by "
+            "test_changes_without_an_audit_event_are_found_by_the_call_that_made_them"
+            ".<locals>.handler in initialize()",
+        ]
+        assert watch.restore() == []
+        assert raw_name not in os.environ._data  # type: ignore[attr-defined]
+        assert sys.modules[removed] is saved_module
+        assert asyncio.sleep is saved_sleep
+        assert signal.getsignal(signal.SIGUSR1) == saved_handler
+    finally:
+        os.environ._data.pop(raw_name, None)  # type: ignore[attr-defined]
+        sys.modules[removed] = saved_module
+        asyncio.sleep = saved_sleep  # type: ignore[assignment]
+        signal.signal(signal.SIGUSR1, saved_handler)

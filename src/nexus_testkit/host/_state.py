@@ -174,8 +174,27 @@ def _stream_state(stream: Any) -> tuple[Any, bool]:
     return stream, closed
 
 
-_namespaces: tuple[int, list[tuple[str, Any]]] = (-1, [])
-_watched_count = -1
+class _Memo:
+    """What one snapshot leaves for the next, kept on an instance.
+
+    Rebinding a module global would change this module's namespace, which
+    the watch itself compares on every call into the plugin.
+    """
+
+    def __init__(self) -> None:
+        #: (len(sys.modules), watched namespaces) of the last walk.
+        self.namespaces: tuple[int, list[tuple[str, Any]]] = (-1, [])
+        #: The module names of sys.modules at the last walk.
+        self.module_names: set[str] = set()
+        #: (namespaces, copies, live views) of the last snapshot, for the next one.
+        self.last_copies: tuple[list[tuple[str, Any]], list[dict[str, Any]], list[Any]] | None = (
+            None
+        )
+        #: A copy of os.environ's raw (encoded) data.
+        self.environ: dict[Any, Any] = {}
+
+
+_memo = _Memo()
 
 
 def _watched_namespaces() -> list[tuple[str, Any]]:
@@ -184,23 +203,24 @@ def _watched_namespaces() -> list[tuple[str, Any]]:
     Recomputed only when a module was imported or removed since the last call:
     walking every module's classes is the costly part of a snapshot.
     """
-    global _namespaces, _watched_count
+    memo = _memo
     count = len(sys.modules)
-    if _namespaces[0] == count:
-        return _namespaces[1]
+    if memo.namespaces[0] == count:
+        return memo.namespaces[1]
     dotted = tuple(p + "." for p in _MODULE_PREFIXES)
-    if _namespaces[0] >= 0:
-        # Only the plugin's own modules came or went (each host imports it again): same list.
-        watched = sum(1 for n in list(sys.modules) if n in _MODULE_PREFIXES or n.startswith(dotted))
-        if watched == _watched_count:
-            _namespaces = (count, _namespaces[1])
-            return _namespaces[1]
+    names = set(sys.modules)
+    if memo.namespaces[0] >= 0:
+        # Only the plugin's own modules came or went (each host imports it again):
+        # the same list.  The names that came or went are found by set operations
+        # in C; walking every name of sys.modules was most of a test's watch.
+        moved = names ^ memo.module_names
+        if not any(n in _MODULE_PREFIXES or n.startswith(dotted) for n in moved):
+            memo.namespaces, memo.module_names = (count, memo.namespaces[1]), names
+            return memo.namespaces[1]
     found: list[tuple[str, Any]] = []
-    watched = 0
     for name, module in list(sys.modules.items()):
         if not (name in _MODULE_PREFIXES or name.startswith(dotted)):
             continue
-        watched += 1
         if module is None:
             continue
         try:
@@ -211,7 +231,7 @@ def _watched_namespaces() -> list[tuple[str, Any]]:
         for value in list(attrs.values()):
             if isinstance(value, type) and getattr(value, "__module__", None) == name:
                 found.append((f"{name}.{value.__qualname__}", value))
-    _namespaces, _watched_count = (count, found), watched
+    memo.namespaces, memo.module_names = (count, found), names
     return found
 
 
@@ -231,11 +251,11 @@ def _namespace_changes(
 def snapshot(own_package: str | None = None) -> dict[tuple[str, ...], Any]:
     """The process state a plugin must not change, as key -> value (a full copy; the
     watch compares the live state to it with :func:`refresh`)."""
-    global _last_copies
     state = _small_state()
+    state[("small",)] = dict(state)
     state[("modules",)] = dict(sys.modules)
     spaces = _watched_namespaces()
-    last = _last_copies
+    last = _memo.last_copies
     if last is not None and last[0] is spaces:
         # The copies the previous watch started from, where they still equal the
         # live dictionaries (each test's host starts a watch: copying a few hundred
@@ -254,33 +274,50 @@ def snapshot(own_package: str | None = None) -> dict[tuple[str, ...], Any]:
     for (label, namespace), copy in zip(spaces, copies, strict=True):
         state[("ns", label)] = (namespace, copy)
     state[("ns*",)] = (spaces, copies, views)
-    _last_copies = (spaces, list(copies), views)
+    _memo.last_copies = (spaces, list(copies), views)
     return state
 
 
-#: (namespaces, copies, live views) of the last snapshot, for the next one.
-_last_copies: tuple[list[tuple[str, Any]], list[dict[str, Any]], list[Any]] | None = None
+def _environ() -> dict[Any, Any]:
+    """A copy of ``os.environ``'s raw (encoded) data, made again only when it changed.
 
-
-#: (a copy of os.environ's raw data, the decoded copy made from it)
-_env_cache: list[Any] = [None, {}]
-
-
-def _environ() -> dict[str, str]:
-    """A copy of ``os.environ``, made again only when its raw data changed.
-
-    Decoding every variable costs a few Python calls each, on every call into
-    the plugin; comparing the raw dictionary is one comparison in C.  The copy
-    returned is shared: callers must not change it.
+    pytest sets ``PYTEST_CURRENT_TEST`` in every phase of every test: decoding
+    every variable each time cost a few Python calls per variable, on every
+    call into the plugin.  Comparing raw dictionaries is one comparison in C;
+    only the variables that differ are decoded (:func:`_env_changes`).  The
+    copy returned is shared: callers must not change it.
     """
     data = getattr(os.environ, "_data", None)
     if data is None:  # not CPython's os._Environ
         return dict(os.environ)
-    if _env_cache[0] != data:
-        _env_cache[0] = dict(data)
-        _env_cache[1] = dict(os.environ)
-    env: dict[str, str] = _env_cache[1]
-    return env
+    if _memo.environ != data:
+        _memo.environ = dict(data)
+    return _memo.environ
+
+
+def _decode(text: Any, how: str) -> Any:
+    if not isinstance(text, bytes):
+        return text
+    decoder = getattr(os.environ, how, None)
+    return decoder(text) if decoder is not None else os.fsdecode(text)
+
+
+def _env_changes(
+    before: dict[Any, Any], after: dict[Any, Any]
+) -> Iterator[tuple[tuple[str, ...], Any, Any]]:
+    """(("env", NAME), old, new) of each variable that differs, decoded as os.environ does."""
+    try:
+        moved = {name for name, _ in before.items() ^ after.items()}
+    except TypeError:  # not bytes nor str: compare them all
+        moved = {*before, *after}
+    for raw in sorted(moved, key=repr):
+        old, new = before.get(raw, _MISSING), after.get(raw, _MISSING)
+        if old != new:
+            yield (
+                ("env", _decode(raw, "decodekey")),
+                old if old is _MISSING else _decode(old, "decodevalue"),
+                new if new is _MISSING else _decode(new, "decodevalue"),
+            )
 
 
 def _small_state() -> dict[tuple[str, ...], Any]:
@@ -304,6 +341,10 @@ def _small_state() -> dict[tuple[str, ...], Any]:
     return state
 
 
+def _first(item: tuple[str, Any]) -> str:
+    return item[0]
+
+
 def _equal(a: Any, b: Any) -> bool:
     try:
         return bool(a is b or a == b)
@@ -319,28 +360,33 @@ def refresh(
     dictionaries (one comparison in C each) and copied only when they changed, which keeps
     a call into the plugin cheap."""
     small = _small_state()
-    for key, value in list(base.items()):
-        kind = key[0]
-        if kind in ("modules", "ns", "ns*"):
-            continue
-        after = small.get(key, _MISSING)
-        if kind == "environ":
-            if value is not after and value != after:
-                # Reported per variable, as ("env", NAME): what _record, _describe
-                # and _restore work with.
-                for name in {*value, *after}:
-                    old, new = value.get(name, _MISSING), after.get(name, _MISSING)
-                    if old != new:
-                        yield ("env", name), old, new
-            continue
-        if not _same(key, value, after):
-            yield key, value, after
-            if after is _MISSING:
-                del base[key]
-    base.update(small)
+    if not _equal(base.get(("small",)), small):
+        for key, value in list(base.items()):
+            kind = key[0]
+            if kind in ("modules", "ns", "ns*", "small"):
+                continue
+            after = small.get(key, _MISSING)
+            if kind == "environ":
+                if value is not after and value != after:
+                    # Reported per variable, as ("env", NAME): what _record, _describe
+                    # and _restore work with.
+                    yield from _env_changes(value, after)
+                continue
+            if not _same(key, value, after):
+                yield key, value, after
+                if after is _MISSING:
+                    del base[key]
+        base.update(small)
+        base[("small",)] = small
     modules = base.get(("modules",))
     if modules is not None and not _equal(modules, sys.modules):
-        for name, module in modules.items():
+        # Only the entries that were removed or replaced, found by a set operation
+        # in C (each host imports the plugin's modules, so the two always differ).
+        try:
+            gone = sorted(modules.items() - sys.modules.items(), key=_first)
+        except TypeError:  # an unhashable value in sys.modules: look at them all
+            gone = list(modules.items())
+        for name, module in gone:
             new = sys.modules.get(name, _MISSING)
             if new is module or name.startswith("_nexus_plugin_"):
                 continue  # a plugin's own modules: the harness loads and unloads them
@@ -434,23 +480,25 @@ def _restore_attr(path: str, value: Any) -> None:
 class _Listener:
     """The audit-event side of every open watch (one listener, registered once)."""
 
+    # Changed in place, never rebound: this class's namespace is compared on every
+    # call into the plugin, like the other harness modules'.
     watches: list[ProcessWatch] = []
-    registered = False
+    registered: list[bool] = []
 
     @classmethod
     def add(cls, watch: ProcessWatch) -> None:
         if not cls.registered:
             listen((*_SPAWN_EVENTS, *_STATE_EVENTS), cls.on_event)
-            cls.registered = True
-        cls.watches = [*cls.watches, watch]
+            cls.registered.append(True)
+        cls.watches.append(watch)
 
     @classmethod
     def remove(cls, watch: ProcessWatch) -> None:
-        cls.watches = [w for w in cls.watches if w is not watch]
+        cls.watches[:] = [w for w in cls.watches if w is not watch]
 
     @classmethod
     def on_event(cls, event: str, args: tuple[Any, ...]) -> None:
-        for watch in cls.watches:
+        for watch in tuple(cls.watches):
             watch._event(event, args)
 
 

@@ -63,12 +63,18 @@ class ClockError(NexusTestkitError):
 ClockError.__module__ = "nexus_testkit"
 
 
-class _Offset:
-    # One per process: time.monotonic is one per process.
-    seconds = 0.0
-    #: Set while advance() runs: time stands still between its jumps.
-    frozen: float | None = None
-    active: VirtualClock | None = None
+class _OffsetState:
+    # One per process: time.monotonic is one per process.  An instance, not class
+    # attributes: the process-state guard compares the harness's classes on every
+    # call into the plugin, and a class whose attributes change must be walked.
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        #: Set while advance() runs: time stands still between its jumps.
+        self.frozen: float | None = None
+        self.active: VirtualClock | None = None
+
+
+_Offset = _OffsetState()
 
 
 def _monotonic() -> float:
