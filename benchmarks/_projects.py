@@ -210,7 +210,8 @@ async def test_get(client, i):
 
 # The floor fixture behind a graph of trivial sync fixtures shaped like the
 # harness's (nexus_client -> nexus_host -> path, manifest, config, config
-# store, bus, store, services): what pytest's fixture machinery alone costs.
+# store, bus, store, services, clock, http): what pytest's fixture machinery
+# alone costs.  Keep it the same shape as nexus_client's closure.
 TEST_FLOOR_CHAIN = (
     _FLOOR_COMMON
     + """
@@ -251,7 +252,19 @@ def f_services(request):
 
 
 @pytest.fixture
-async def f_host(request, f_path, f_manifest, f_config_store, f_bus, f_store, f_services):
+def f_clock(request):
+    return object()
+
+
+@pytest.fixture
+def f_http(request):
+    return object()
+
+
+@pytest.fixture
+async def f_host(
+    request, f_path, f_manifest, f_config_store, f_bus, f_store, f_services, f_clock, f_http
+):
     plugin = plugin_module.create_plugin()
     plugin.db_adapter, plugin.event_bus, plugin.service_registry = f_store, f_bus, f_services
     plugin.config = f_config_store

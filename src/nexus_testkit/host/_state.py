@@ -252,7 +252,7 @@ def snapshot(own_package: str | None = None) -> dict[tuple[str, ...], Any]:
     """The process state a plugin must not change, as key -> value (a full copy; the
     watch compares the live state to it with :func:`refresh`)."""
     state = _small_state()
-    state[("small",)] = dict(state)
+    state[("small",)] = _without_environ(state)
     state[("modules",)] = dict(sys.modules)
     spaces = _watched_namespaces()
     last = _memo.last_copies
@@ -341,6 +341,12 @@ def _small_state() -> dict[tuple[str, ...], Any]:
     return state
 
 
+def _without_environ(state: dict[tuple[str, ...], Any]) -> dict[tuple[str, ...], Any]:
+    rest = dict(state)
+    del rest[("environ",)]
+    return rest
+
+
 def _first(item: tuple[str, Any]) -> str:
     return item[0]
 
@@ -360,24 +366,27 @@ def refresh(
     dictionaries (one comparison in C each) and copied only when they changed, which keeps
     a call into the plugin cheap."""
     small = _small_state()
-    if not _equal(base.get(("small",)), small):
+    env_before, env_after = base.get(("environ",), _MISSING), small[("environ",)]
+    if env_before is not env_after and env_before != env_after:
+        # Reported per variable, as ("env", NAME): what _record, _describe and
+        # _restore work with.
+        yield from _env_changes(env_before if env_before is not _MISSING else {}, env_after)
+    base[("environ",)] = env_after
+    # The environment changes in every phase of a test (PYTEST_CURRENT_TEST), the
+    # rest seldom: compared at once first, key by key only when it differs.
+    rest = _without_environ(small)
+    if not _equal(base.get(("small",)), rest):
         for key, value in list(base.items()):
             kind = key[0]
-            if kind in ("modules", "ns", "ns*", "small"):
+            if kind in ("modules", "ns", "ns*", "small", "environ"):
                 continue
             after = small.get(key, _MISSING)
-            if kind == "environ":
-                if value is not after and value != after:
-                    # Reported per variable, as ("env", NAME): what _record, _describe
-                    # and _restore work with.
-                    yield from _env_changes(value, after)
-                continue
             if not _same(key, value, after):
                 yield key, value, after
                 if after is _MISSING:
                     del base[key]
-        base.update(small)
-        base[("small",)] = small
+        base.update(rest)
+        base[("small",)] = rest
     modules = base.get(("modules",))
     if modules is not None and not _equal(modules, sys.modules):
         # Only the entries that were removed or replaced, found by a set operation
