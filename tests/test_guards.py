@@ -394,3 +394,48 @@ def test_changes_without_an_audit_event_are_found_by_the_call_that_made_them(
         sys.modules[removed] = saved_module
         asyncio.sleep = saved_sleep  # type: ignore[assignment]
         signal.signal(signal.SIGUSR1, saved_handler)
+
+
+def test_attributes_replaced_in_requests_are_named_with_the_requests_and_the_tests_are_not(
+    tmp_path: Path,
+) -> None:
+    """Requests and event deliveries compare only the small state (they come by the
+    hundred); module and class attributes are compared at the next lifecycle call,
+    and a replacement whose value comes from the plugin's files is named with the
+    requests made since.  The test's own replacement between them is not reported."""
+    import asyncio
+    import importlib.util
+
+    from nexus_testkit.host._state import ProcessWatch
+
+    plugin_file = tmp_path / "plugin.py"
+    plugin_file.write_text("async def fake_sleep(*args, **kwargs):\n    return None\n")
+    spec = importlib.util.spec_from_file_location("_nexus_test_light_plugin", plugin_file)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    saved_sleep, saved_gather = asyncio.sleep, asyncio.gather
+
+    def tests_own_gather(*args: Any, **kwargs: Any) -> None:
+        pass
+
+    watch = ProcessWatch(str(tmp_path)).start()
+    try:
+        with watch.call("initialize()"):
+            pass
+        with watch.call("GET /poison", light=True):
+            asyncio.sleep = module.fake_sleep
+        asyncio.gather = tests_own_gather  # type: ignore[assignment]  # between requests
+        with watch.call("GET /status", light=True):
+            os.environ["NEXUS_SET_IN_A_REQUEST"] = "1"
+        with watch.call("shutdown()"):
+            pass
+    finally:
+        watch.finish()
+        asyncio.sleep, asyncio.gather = saved_sleep, saved_gather  # type: ignore[assignment]
+        os.environ.pop("NEXUS_SET_IN_A_REQUEST", None)
+    assert [c.describe() for c in watch.changes] == [
+        "environment variable NEXUS_SET_IN_A_REQUEST set to '1' in GET /status",
+        "asyncio.sleep replaced by fake_sleep in one of GET /poison, GET /status",
+    ]

@@ -300,7 +300,7 @@ class RecordingEventBus(Standalone):
         if watch is None or event.name not in self._subscribers:
             await self._deliver_handlers(event)
             return
-        with watch.call(f"the handlers of {event.name!r}"):
+        with watch.call(f"the handlers of {event.name!r}", light=True):
             await self._deliver_handlers(event)
 
     async def _deliver_handlers(self, event: Event) -> None:

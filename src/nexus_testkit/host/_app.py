@@ -165,7 +165,11 @@ def _build_transport_class(base: type) -> Any:
             __tracebackhide__ = True
             what = f"{request.method} {request.url.path}"
             since = user_interrupts()
-            watching = self.watch.call(what) if self.watch is not None else contextlib.nullcontext()
+            watching = (
+                self.watch.call(what, light=True)
+                if self.watch is not None
+                else contextlib.nullcontext()
+            )
             try:
                 with watching:
                     async with Deadline(self.request_timeout, what, self.prefer):
