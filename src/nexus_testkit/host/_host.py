@@ -416,7 +416,8 @@ class PluginHost:
         serving = contextlib.AsyncExitStack()
         try:
             plugin = await serving.enter_async_context(self._instance())
-            with self.watch.call("get_api_routes()"):
+            # Only this host's synchronous code ran since initialize() ended.
+            with self.watch.call("get_api_routes()", chained=True):
                 app = build_app(
                     plugin,
                     self.name,
@@ -471,7 +472,8 @@ class PluginHost:
     async def _initialize(self, plugin: Any, loaded: LoadedPlugin) -> None:
         what = f"{type(plugin).__name__}.initialize() of {loaded.file}"
         try:
-            with self.watch.call("initialize()"):
+            # Only this host's synchronous code ran since the import ended.
+            with self.watch.call("initialize()", chained=True):
                 result = await run_with_timeout(
                     plugin.initialize(), self.options.timeout, what, self._tracker, self._prefer
                 )
