@@ -252,7 +252,8 @@ def snapshot(own_package: str | None = None) -> dict[tuple[str, ...], Any]:
     """The process state a plugin must not change, as key -> value (a full copy; the
     watch compares the live state to it with :func:`refresh`)."""
     state = _small_state()
-    state[("small",)] = _without_environ(state)
+    state[("small",)] = dict(state)
+    state[("environ",)] = _environ()
     state[("modules",)] = dict(sys.modules)
     spaces = _watched_namespaces()
     last = _memo.last_copies
@@ -321,12 +322,12 @@ def _env_changes(
 
 
 def _small_state() -> dict[tuple[str, ...], Any]:
+    """What is compared around every call, the environment aside (see :func:`_environ`)."""
     state: dict[tuple[str, ...], Any] = {}
     try:
         state[("cwd",)] = os.getcwd()
     except OSError:
         state[("cwd",)] = None
-    state[("environ",)] = _environ()
     state[("stream", "stdout")] = _stream_state(sys.stdout)
     state[("stream", "stderr")] = _stream_state(sys.stderr)
     for name, number in _SIGNAL_NUMBERS:
@@ -339,12 +340,6 @@ def _small_state() -> dict[tuple[str, ...], Any]:
     state[("logging.disable",)] = logging.root.manager.disable
     state[("policy",)] = asyncio.events._event_loop_policy  # type: ignore[attr-defined]
     return state
-
-
-def _without_environ(state: dict[tuple[str, ...], Any]) -> dict[tuple[str, ...], Any]:
-    rest = dict(state)
-    del rest[("environ",)]
-    return rest
 
 
 def _comes_from(value: Any, roots: tuple[str, ...]) -> bool:
@@ -385,8 +380,7 @@ def refresh(
     a call into the plugin cheap.  ``full=False`` compares the small state only (the
     working directory, environment, streams, signals, ...): a few microseconds, where
     the namespaces take a tenth of a millisecond."""
-    small = _small_state()
-    env_before, env_after = base.get(("environ",), _MISSING), small[("environ",)]
+    env_before, env_after = base.get(("environ",), _MISSING), _environ()
     if env_before is not env_after and env_before != env_after:
         # Reported per variable, as ("env", NAME): what _record, _describe and
         # _restore work with.
@@ -394,8 +388,8 @@ def refresh(
     base[("environ",)] = env_after
     # The environment changes in every phase of a test (PYTEST_CURRENT_TEST), the
     # rest seldom: compared at once first, key by key only when it differs.
-    rest = _without_environ(small)
-    if not _equal(base.get(("small",)), rest):
+    small = _small_state()
+    if not _equal(base.get(("small",)), small):
         for key, value in list(base.items()):
             kind = key[0]
             if kind in ("modules", "ns", "ns*", "small", "environ"):
@@ -405,8 +399,8 @@ def refresh(
                 yield key, value, after
                 if after is _MISSING:
                     del base[key]
-        base.update(rest)
-        base[("small",)] = rest
+        base.update(small)
+        base[("small",)] = small
     if not full:
         return
     modules = base.get(("modules",))
@@ -509,28 +503,31 @@ def _restore_attr(path: str, value: Any) -> None:
 
 
 class _Listener:
-    """The audit-event side of every open watch (one listener, registered once)."""
+    """The audit-event side of every open watch (one listener, registered once).
 
-    # Changed in place, never rebound: this class's namespace is compared on every
-    # call into the plugin, like the other harness modules'.
-    watches: list[ProcessWatch] = []
-    registered: list[bool] = []
+    One instance, not class attributes: the harness's classes are among the
+    namespaces a watch compares, and one whose attributes change must be walked.
+    """
 
-    @classmethod
-    def add(cls, watch: ProcessWatch) -> None:
-        if not cls.registered:
-            listen((*_SPAWN_EVENTS, *_STATE_EVENTS), cls.on_event)
-            cls.registered.append(True)
-        cls.watches.append(watch)
+    def __init__(self) -> None:
+        self.watches: list[ProcessWatch] = []
+        self.registered = False
 
-    @classmethod
-    def remove(cls, watch: ProcessWatch) -> None:
-        cls.watches[:] = [w for w in cls.watches if w is not watch]
+    def add(self, watch: ProcessWatch) -> None:
+        if not self.registered:
+            listen((*_SPAWN_EVENTS, *_STATE_EVENTS), self.on_event)
+            self.registered = True
+        self.watches.append(watch)
 
-    @classmethod
-    def on_event(cls, event: str, args: tuple[Any, ...]) -> None:
-        for watch in tuple(cls.watches):
+    def remove(self, watch: ProcessWatch) -> None:
+        self.watches = [w for w in self.watches if w is not watch]
+
+    def on_event(self, event: str, args: tuple[Any, ...]) -> None:
+        for watch in tuple(self.watches):
             watch._event(event, args)
+
+
+_listener = _Listener()
 
 
 @dataclass
@@ -560,8 +557,9 @@ class ProcessWatch:
         self._children: set[int] = set()
         self._depth = 0
         self._calls: list[str] = []
-        #: Light calls (requests, event deliveries) since the last full comparison.
-        self._light: list[str] = []
+        #: Light calls (requests, event deliveries) since the last full comparison, as
+        #: dict keys: a test makes the same request by the hundred, in order.
+        self._light: dict[str, None] = {}
         self._on = False
 
     # -- on and off ------------------------------------------------------------
@@ -579,7 +577,7 @@ class ProcessWatch:
 
             self._children = set(descendants(os.getpid()))
         self._on = True
-        _Listener.add(self)
+        _listener.add(self)
         return self
 
     @contextlib.contextmanager
@@ -632,8 +630,8 @@ class ProcessWatch:
             self._calls.pop()
             if outer:
                 self._compare(name, light=light)
-                if light and name not in self._light:
-                    self._light.append(name)
+                if light:
+                    self._light.setdefault(name)
 
     def _compare(self, call: str | None, *, light: bool = False) -> None:
         own = self.own_package + "." if self.own_package else None
@@ -663,7 +661,7 @@ class ProcessWatch:
         self.changes.append(StateChange(key, before, after, where, call or ""))
 
     def _light_calls(self) -> str:
-        shown = self._light[:3]
+        shown = list(self._light)[:3]
         more = len(self._light) - len(shown)
         text = ", ".join(shown) + (f" and {more} more" if more else "")
         return f"one of {text}" if len(self._light) > 1 else text
@@ -690,7 +688,7 @@ class ProcessWatch:
         if not self._on:
             return
         self._on = False
-        _Listener.remove(self)
+        _listener.remove(self)
         # Changes between calls are recorded only when an audit event located them
         # or when light calls are pending: without those, comparing the namespaces
         # here could only find changes that are not the plugin's.
@@ -784,7 +782,7 @@ class ProcessWatch:
 
 def shared_watch(root: str) -> ProcessWatch | None:
     """The shared watch that is on for the plugin at ``root`` (a contract run's), if any."""
-    return next((w for w in _Listener.watches if w.shared and w.root == root), None)
+    return next((w for w in _listener.watches if w.shared and w.root == root), None)
 
 
 def _key(value: Any) -> str:
